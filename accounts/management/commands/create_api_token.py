@@ -1,0 +1,38 @@
+"""manage.py create_api_token USER [--project NAME ...] [--description TEXT]"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts.tokens import create_api_token
+from packages.releases import find_project
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an upload token for USER and print it alone on the last line. With --project "
+        "the token is scoped to those projects; without, it is user-wide (and may create projects)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument(
+            "--project", action="append", default=[], help="Scope to this project (repeatable)"
+        )
+        parser.add_argument("--description", default="", help="A note to recognise the token by")
+
+    def handle(self, *args, username: str, project: list[str], description: str, **options):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user named {username!r}")
+        projects = []
+        for name in project:
+            found = find_project(name)
+            if found is None:
+                raise CommandError(f"No project named {name!r}")
+            projects.append(found)
+        issued = create_api_token(user=user, projects=projects, description=description)
+        scope = ", ".join(p.name for p in projects) or "all of the user's projects"
+        self.stderr.write(f"Token for {username}, valid for {scope}. It is shown only once:")
+        self.stdout.write(issued.plaintext)

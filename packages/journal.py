@@ -1,0 +1,40 @@
+"""The change journal: every write to a project adds a row whose id is the new serial."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Max
+
+from packages.models import JournalEntry, Project
+
+# Any constant works; it only has to be the same for every writer.
+_JOURNAL_LOCK_KEY = 0x7079_7069
+
+
+def record_change(
+    *, project: Project, action: str, version: str = "", user: AbstractBaseUser | None = None
+) -> JournalEntry:
+    """Append a journal row and make it the project's last serial.
+
+    On PostgreSQL, sequence values are handed out before commit, so two writers could commit
+    serials out of order and a mirror polling `since serial N` would skip one. A transaction
+    advisory lock makes journal inserts commit in id order. SQLite already serializes writers.
+    """
+    assert transaction.get_connection().in_atomic_block, "journal rows belong to a transaction"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_JOURNAL_LOCK_KEY])
+    entry = JournalEntry.objects.create(
+        name=project.name,
+        version=version,
+        action=action,
+        submitted_by=user if user is not None and user.is_authenticated else None,
+    )
+    Project.objects.filter(pk=project.pk).update(last_serial=entry.pk)
+    project.last_serial = entry.pk
+    return entry
+
+
+def last_serial() -> int:
+    return JournalEntry.objects.aggregate(m=Max("id"))["m"] or 0

@@ -1,0 +1,217 @@
+"""One schema for the index: projects, releases, files, roles and the change journal.
+
+The journal's primary key is the change serial that mirrors follow; every write adds a row and
+bumps `Project.last_serial` (see packages/journal.py).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class LifecycleStatus(models.TextChoices):
+    # PEP 792 statuses, as Warehouse records them.
+    ACTIVE = "", "Active"
+    QUARANTINE_ENTER = "quarantine-enter", "Quarantined"
+    QUARANTINE_EXIT = "quarantine-exit", "Quarantine cleared"
+    ARCHIVED = "archived", "Archived"
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible(self) -> ProjectQuerySet:
+        """Projects that the simple index and JSON API list (quarantined ones are hidden)."""
+        return self.exclude(lifecycle_status=LifecycleStatus.QUARANTINE_ENTER)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, help_text="Display name, as last uploaded")
+    normalized_name = models.CharField(max_length=200, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    upload_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="Largest file in bytes; empty means the site default"
+    )
+    total_size_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="Total bytes of all files; empty means the site default"
+    )
+    total_size = models.BigIntegerField(default=0, editable=False)
+    last_serial = models.BigIntegerField(default=0, editable=False)
+    lifecycle_status = models.CharField(
+        max_length=32, choices=LifecycleStatus.choices, default="", blank=True
+    )
+    lifecycle_note = models.TextField(blank=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.lifecycle_status == LifecycleStatus.QUARANTINE_ENTER
+
+    @property
+    def simple_status(self) -> str:
+        """The PEP 792 `project-status` value."""
+        if self.is_quarantined:
+            return "quarantined"
+        if self.lifecycle_status == LifecycleStatus.ARCHIVED:
+            return "archived"
+        return "active"
+
+    @property
+    def effective_upload_limit(self) -> int:
+        return self.upload_limit or settings.DEFAULT_UPLOAD_LIMIT
+
+    @property
+    def effective_total_size_limit(self) -> int:
+        return self.total_size_limit or settings.DEFAULT_TOTAL_SIZE_LIMIT
+
+
+class Release(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
+    version = models.CharField(max_length=100)
+    canonical_version = models.CharField(max_length=100, editable=False)
+    # Position in PEP 440 order among the project's releases, recomputed when one is added, so
+    # the database can sort without knowing PEP 440.
+    sort_order = models.IntegerField(default=0, editable=False)
+    is_prerelease = models.BooleanField(default=False, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_via = models.CharField(max_length=300, blank=True)
+
+    # Core metadata, up to Metadata 2.4 (PEP 639 licence fields included).
+    metadata_version = models.CharField(max_length=10, blank=True)
+    summary = models.CharField(max_length=512, blank=True)
+    description = models.TextField(blank=True)
+    description_content_type = models.CharField(max_length=200, blank=True)
+    keywords = models.TextField(blank=True)
+    home_page = models.TextField(blank=True)
+    download_url = models.TextField(blank=True)
+    author = models.TextField(blank=True)
+    author_email = models.TextField(blank=True)
+    maintainer = models.TextField(blank=True)
+    maintainer_email = models.TextField(blank=True)
+    license = models.TextField(blank=True)
+    license_expression = models.TextField(blank=True)
+    license_files = models.JSONField(default=list, blank=True)
+    classifiers = models.JSONField(default=list, blank=True)
+    platforms = models.JSONField(default=list, blank=True)
+    supported_platforms = models.JSONField(default=list, blank=True)
+    requires_dist = models.JSONField(default=list, blank=True)
+    provides_extra = models.JSONField(default=list, blank=True)
+    requires_external = models.JSONField(default=list, blank=True)
+    provides_dist = models.JSONField(default=list, blank=True)
+    obsoletes_dist = models.JSONField(default=list, blank=True)
+    project_urls = models.JSONField(default=dict, blank=True)
+    dynamic = models.JSONField(default=list, blank=True)
+    requires_python = models.CharField(max_length=200, blank=True)
+
+    # PEP 592.
+    yanked = models.BooleanField(default=False)
+    yanked_reason = models.TextField(blank=True)
+    yanked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "canonical_version"], name="unique_release_version"
+            )
+        ]
+        indexes = [models.Index(fields=["project", "sort_order"])]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} {self.version}"
+
+
+class PackageType(models.TextChoices):
+    SDIST = "sdist", "Source distribution"
+    WHEEL = "bdist_wheel", "Wheel"
+
+
+class File(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255, unique=True)
+    path = models.CharField(max_length=400, unique=True, help_text="Storage key")
+    size = models.BigIntegerField()
+    md5_digest = models.CharField(max_length=32)
+    sha256_digest = models.CharField(max_length=64, unique=True)
+    blake2_256_digest = models.CharField(max_length=64, unique=True)
+    packagetype = models.CharField(max_length=20, choices=PackageType.choices)
+    python_version = models.CharField(max_length=50)
+    comment_text = models.TextField(blank=True)
+    upload_time = models.DateTimeField(auto_now_add=True)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_via = models.CharField(max_length=300, blank=True)
+    # PEP 658: sha256 of the `<path>.metadata` file, empty when there is none (sdists).
+    metadata_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            # One sdist per release, as PyPI allows.
+            models.UniqueConstraint(
+                fields=["release"], condition=Q(packagetype="sdist"), name="one_sdist_per_release"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def metadata_path(self) -> str:
+        return f"{self.path}.metadata"
+
+
+class FilenameRegistry(models.Model):
+    """Every filename ever accepted; deleting a file never removes its row, so no name is reused."""
+
+    filename = models.CharField(max_length=255, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "filename registry"
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class RoleName(models.TextChoices):
+    OWNER = "Owner"
+    MAINTAINER = "Maintainer"
+
+
+class Role(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_roles"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="roles")
+    role_name = models.CharField(max_length=20, choices=RoleName.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="unique_role")]
+
+    def __str__(self) -> str:
+        return f"{self.role_name} {self.user} on {self.project}"
+
+
+class JournalEntry(models.Model):
+    """One row per change; `id` is the serial that `X-PyPI-Last-Serial` and mirrors use."""
+
+    name = models.CharField(max_length=200, db_index=True)
+    version = models.CharField(max_length=100, blank=True)
+    action = models.TextField()
+    submitted_date = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.name} {self.version} {self.action}"

@@ -1,0 +1,117 @@
+"""Creating projects and releases, adding files, yanking: the writes behind uploads, admin and
+commands. Each journals its change."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from packaging.utils import canonicalize_version
+from packaging.version import Version
+
+from packages.journal import record_change
+from packages.models import File, FilenameRegistry, Project, Release, Role, RoleName
+from packages.names import normalize_name
+
+
+class ReleaseNotFound(LookupError):
+    pass
+
+
+def find_project(name: str) -> Project | None:
+    return Project.objects.filter(normalized_name=normalize_name(name)).first()
+
+
+def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
+    """New project with `owner` as its Owner. Raises IntegrityError if the name was taken
+    concurrently; callers retry and find the project."""
+    project = Project.objects.create(name=name, normalized_name=normalize_name(name))
+    Role.objects.create(user=owner, project=project, role_name=RoleName.OWNER)
+    record_change(project=project, action="create", user=owner)
+    record_change(project=project, action=f"add Owner {owner.get_username()}", user=owner)
+    return project
+
+
+def find_release(*, project: Project, version: str) -> Release | None:
+    canonical = canonical_version(version)
+    return Release.objects.filter(project=project, canonical_version=canonical).first()
+
+
+def canonical_version(version: str) -> str:
+    # "1.0", "1.0.0" and "1.0-RC1"/"1.0rc1" pairs name one release, as on PyPI.
+    return canonicalize_version(version)
+
+
+def create_release(
+    *, project: Project, metadata: dict, user: AbstractBaseUser, uploaded_via: str = ""
+) -> Release:
+    """Add a release and recompute the project's PEP 440 order (under the project's row lock)."""
+    version = metadata["version"]
+    parsed = Version(version)
+    release = Release.objects.create(
+        project=project,
+        version=version,
+        canonical_version=canonical_version(version),
+        is_prerelease=parsed.is_prerelease,
+        uploader=user,
+        uploaded_via=uploaded_via,
+        **{k: v for k, v in metadata.items() if k != "version"},
+    )
+    _reorder_releases(project)
+    record_change(project=project, action="new release", version=version, user=user)
+    return release
+
+
+def _reorder_releases(project: Project) -> None:
+    releases = list(Release.objects.filter(project=project).only("id", "version", "sort_order"))
+    releases.sort(key=lambda r: Version(r.version))
+    changed = []
+    for position, release in enumerate(releases):
+        if release.sort_order != position:
+            release.sort_order = position
+            changed.append(release)
+    Release.objects.bulk_update(changed, ["sort_order"], batch_size=500)
+
+
+def add_file(*, release: Release, user: AbstractBaseUser, **fields) -> File:
+    """Record a stored file; the filename joins the registry for good."""
+    file = File.objects.create(release=release, uploader=user, **fields)
+    FilenameRegistry.objects.create(filename=file.filename)
+    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") + file.size)
+    record_change(
+        project=release.project,
+        version=release.version,
+        action=f"add {file.python_version} file {file.filename}",
+        user=user,
+    )
+    return file
+
+
+@transaction.atomic
+def yank_release(*, release: Release, reason: str, user: AbstractBaseUser | None = None) -> None:
+    """PEP 592: installers skip the release unless pinned; files stay downloadable."""
+    Release.objects.filter(pk=release.pk).update(
+        yanked=True, yanked_reason=reason, yanked_at=timezone.now()
+    )
+    release.yanked, release.yanked_reason = True, reason
+    record_change(
+        project=release.project, version=release.version, action="yank release", user=user
+    )
+
+
+@transaction.atomic
+def unyank_release(*, release: Release, user: AbstractBaseUser | None = None) -> None:
+    Release.objects.filter(pk=release.pk).update(yanked=False, yanked_reason="", yanked_at=None)
+    release.yanked, release.yanked_reason = False, ""
+    record_change(
+        project=release.project, version=release.version, action="unyank release", user=user
+    )
+
+
+def get_release(*, project_name: str, version: str) -> Release:
+    project = find_project(project_name)
+    release = find_release(project=project, version=version) if project else None
+    if release is None:
+        raise ReleaseNotFound(f"No release {version} of project {project_name!r}")
+    return release

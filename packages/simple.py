@@ -1,0 +1,193 @@
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEPs 592, 658/714, 700, 792.
+
+Rendering is plain string building over one `values()` query, because these pages are the
+hottest path of the index and a template engine per file row would dominate their cost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html import escape
+
+from django.http import HttpRequest
+
+from packages.models import File, Project
+
+API_VERSION = "1.4"
+HTML = "text/html"
+V1_HTML = "application/vnd.pypi.simple.v1+html"
+V1_JSON = "application/vnd.pypi.simple.v1+json"
+# PEP 691: `latest` aliases the newest version this server speaks.
+_ALIASES = {
+    "application/vnd.pypi.simple.latest+html": V1_HTML,
+    "application/vnd.pypi.simple.latest+json": V1_JSON,
+}
+_SUPPORTED = (HTML, V1_HTML, V1_JSON)
+
+
+def negotiate(request: HttpRequest) -> str:
+    """Pick a representation: `?format=` first (beyond PyPI, so a browser can ask for JSON),
+    then the Accept header by q-value, then HTML. Never 406, as on PyPI."""
+    requested = request.GET.get("format", "")
+    requested = _ALIASES.get(requested, requested)
+    if requested in _SUPPORTED:
+        return requested
+    choices = []
+    for position, part in enumerate(request.META.get("HTTP_ACCEPT", "").split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        media = _ALIASES.get(media, media)
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media in _SUPPORTED and quality > 0:
+            choices.append((-quality, position, media))
+    return min(choices)[2] if choices else HTML
+
+
+@dataclass(frozen=True)
+class SimpleFile:
+    filename: str
+    url: str
+    sha256: str
+    size: int
+    upload_time: str
+    requires_python: str
+    yanked: bool
+    yanked_reason: str
+    metadata_sha256: str
+    version: str
+
+
+def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
+    """One query for all of a project's files, in (version order, filename) order."""
+    rows = (
+        File.objects.filter(release__project_id=project_id)
+        .order_by("release__sort_order", "filename")
+        .values_list(
+            "filename",
+            "path",
+            "sha256_digest",
+            "size",
+            "upload_time",
+            "metadata_sha256",
+            "release__version",
+            "release__requires_python",
+            "release__yanked",
+            "release__yanked_reason",
+        )
+    )
+    return [
+        SimpleFile(
+            filename=filename,
+            url=f"{files_url}{path}",
+            sha256=sha256,
+            size=size,
+            upload_time=uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            requires_python=requires_python,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
+            metadata_sha256=metadata_sha256,
+            version=version,
+        )
+        for (
+            filename,
+            path,
+            sha256,
+            size,
+            uploaded,
+            metadata_sha256,
+            version,
+            requires_python,
+            yanked,
+            yanked_reason,
+        ) in rows
+    ]
+
+
+def render_index(projects: list[tuple[str, str, int]], *, serial: int, fmt: str) -> bytes:
+    """`projects` holds (display name, normalized name, last serial), sorted by normalized name."""
+    if fmt == V1_JSON:
+        return json.dumps(
+            {
+                "meta": {"api-version": API_VERSION, "_last-serial": serial},
+                "projects": [{"name": name, "_last-serial": s} for name, _n, s in projects],
+            },
+            separators=(",", ":"),
+        ).encode()
+    links = "".join(
+        f'    <a href="/simple/{normalized}/">{escape(name)}</a>\n'
+        for name, normalized, _s in projects
+    )
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        "    <title>Simple index</title>\n  </head>\n  <body>\n"
+        f"{links}  </body>\n</html>\n<!--SERIAL {serial}-->\n"
+    ).encode()
+
+
+def render_detail(project: Project, files: list[SimpleFile], *, fmt: str) -> bytes:
+    status = project.simple_status
+    if project.is_quarantined:
+        files = []  # PEP 792: a quarantined project is listed with no files.
+    if fmt == V1_JSON:
+        return _render_detail_json(project, files, status)
+    return _render_detail_html(project, files, status)
+
+
+def _render_detail_json(project: Project, files: list[SimpleFile], status: str) -> bytes:
+    payload = {
+        "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
+        "name": project.normalized_name,
+        "project-status": {"status": status},
+        # PEP 700: only versions that have files, already in PEP 440 order.
+        "versions": list(dict.fromkeys(f.version for f in files)),
+        "files": [
+            {
+                "filename": f.filename,
+                "url": f.url,
+                "hashes": {"sha256": f.sha256},
+                "requires-python": f.requires_python or None,
+                "size": f.size,
+                "upload-time": f.upload_time,
+                "yanked": (f.yanked_reason or True) if f.yanked else False,
+                # PEP 714 renamed the key; older pip reads the PEP 658 one.
+                "core-metadata": {"sha256": f.metadata_sha256} if f.metadata_sha256 else False,
+                "data-dist-info-metadata": (
+                    {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+                ),
+                "provenance": None,
+            }
+            for f in files
+        ],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _render_detail_html(project: Project, files: list[SimpleFile], status: str) -> bytes:
+    lines = []
+    for f in files:
+        attributes = [f'href="{escape(f.url)}#sha256={f.sha256}"']
+        if f.requires_python:
+            attributes.append(f'data-requires-python="{escape(f.requires_python)}"')
+        if f.yanked:
+            attributes.append(f'data-yanked="{escape(f.yanked_reason)}"')
+        if f.metadata_sha256:
+            attributes.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
+            attributes.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
+        lines.append(f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n")
+    name = escape(project.normalized_name)
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f'    <meta name="pypi:project-status" content="{status}">\n'
+        f"    <title>Links for {name}</title>\n  </head>\n  <body>\n"
+        f"    <h1>Links for {name}</h1>\n"
+        f"{''.join(lines)}  </body>\n</html>\n<!--SERIAL {project.last_serial}-->\n"
+    ).encode()

@@ -1,0 +1,132 @@
+"""Read views: the simple API, the JSON API, files, and the project page placeholder."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+from packaging.utils import canonicalize_name
+
+from packages import simple
+from packages.api import NotFound, render_project_json
+from packages.files import serve_file
+from packages.journal import last_serial
+from packages.models import Project
+from packages.responses import page_response, rendered_page
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET",
+    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
+}
+
+
+def files_base_url(request: HttpRequest) -> str:
+    """Where file URLs point: FILES_BASE_URL, or this host's /packages/."""
+    return settings.FILES_BASE_URL or request.build_absolute_uri("/packages/")
+
+
+def _lookup_project(name: str) -> Project:
+    """Load only what a cache lookup needs; the page itself comes from the cache."""
+    project = (
+        Project.objects.filter(normalized_name=canonicalize_name(name))
+        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
+        .first()
+    )
+    if project is None:
+        raise Http404(f"No project named {name!r}")
+    return project
+
+
+@require_safe
+def simple_index(request: HttpRequest) -> HttpResponse:
+    fmt = simple.negotiate(request)
+    serial = last_serial()
+
+    def render_index() -> tuple[bytes, str]:
+        projects = list(
+            Project.objects.visible()
+            .order_by("normalized_name")
+            .values_list("name", "normalized_name", "last_serial")
+        )
+        return simple.render_index(projects, serial=serial, fmt=fmt), fmt
+
+    page = rendered_page(f"simple-index:{serial}:{fmt}", render_index)
+    headers = {
+        **CORS,
+        "Vary": "Accept",
+        "X-PyPI-Last-Serial": str(serial),
+        "Cache-Control": "public, max-age=600",
+    }
+    return page_response(request, page, headers=headers)
+
+
+@require_safe
+def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
+    normalized = canonicalize_name(name)
+    if name != normalized:
+        query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
+        return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
+    project = _lookup_project(name)
+    fmt = simple.negotiate(request)
+    files_url = files_base_url(request)
+
+    def render_detail() -> tuple[bytes, str]:
+        files = simple.project_files(project.pk, files_url=files_url)
+        return simple.render_detail(project, files, fmt=fmt), fmt
+
+    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}"
+    headers = {
+        **CORS,
+        "Vary": "Accept",
+        "X-PyPI-Last-Serial": str(project.last_serial),
+        "Cache-Control": "public, max-age=600",
+    }
+    return page_response(request, rendered_page(key, render_detail), headers=headers)
+
+
+@require_safe
+def json_project(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
+    project = _lookup_project(name)
+    if name != project.name:
+        # As PyPI: the JSON API lives at the display name's spelling.
+        target = f"/pypi/{project.name}/{version + '/' if version else ''}json"
+        return HttpResponsePermanentRedirect(target)
+    if project.is_quarantined:
+        return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
+    base_url = request.build_absolute_uri("/").rstrip("/")
+    files_url = files_base_url(request)
+
+    def render_json() -> tuple[bytes, str]:
+        body = render_project_json(project, version=version, base_url=base_url, files_url=files_url)
+        return body, "application/json"
+
+    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}"
+    try:
+        page = rendered_page(key, render_json)
+    except NotFound:
+        return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
+    headers = {
+        **CORS,
+        "X-PyPI-Last-Serial": str(project.last_serial),
+        "Cache-Control": "max-age=900, public",
+    }
+    return page_response(request, page, headers=headers)
+
+
+@require_safe
+def package_file(request: HttpRequest, key: str) -> HttpResponse:
+    return serve_file(request, key)
+
+
+@require_safe
+def project_detail(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
+    project = _lookup_project(name)
+    return render(request, "packages/project_detail.html", {"project": project})

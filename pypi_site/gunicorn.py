@@ -1,0 +1,12 @@
+"""gunicorn settings used by `make run` and the benchmark: threads keep slow clients
+(large file downloads) from tying up a whole worker process."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", 4))
+timeout = 300
+accesslog = os.environ.get("ACCESS_LOG") or None

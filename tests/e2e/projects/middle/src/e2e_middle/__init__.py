@@ -1,0 +1,1 @@
+NAME = 'e2e_middle'

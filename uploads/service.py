@@ -1,0 +1,274 @@
+"""The upload itself: checks in PyPI's order, then storage and rows, all or nothing.
+
+1. Read-only checks that need no lock (form, permission pre-check, filename, digests,
+   archive contents), so a slow archive never holds the database's write lock.
+2. Store the file and its PEP 658 metadata under their content-addressed keys.
+3. In one transaction, repeat the checks that depend on other writers (project, role, limits,
+   duplicates, registry, one sdist) and insert the rows.
+4. If step 3 fails, delete the objects stored in step 2 unless a committed row uses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from packaging.utils import canonicalize_name
+
+from accounts.models import ApiToken
+from packages import filenames, permissions
+from packages.filenames import FilenameError
+from packages.models import File, FilenameRegistry, PackageType, Project
+from packages.releases import add_file, create_project, create_release, find_project, find_release
+from uploads.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
+from uploads.checks import (
+    UploadError,
+    UploadForm,
+    bad_request,
+    check_description_renders,
+    release_fields,
+)
+from uploads.streaming import HashedUpload
+
+MAX_RACE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Uploader:
+    user: AbstractBaseUser
+    token: ApiToken | None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    file: File
+    created: bool
+
+
+def upload_file(
+    *, form: UploadForm, content: HashedUpload | None, uploader: Uploader
+) -> UploadResult:
+    if content is None:
+        raise bad_request("Upload payload does not have a file.")
+    _check_may_upload(form=form, project=find_project(form.name), uploader=uploader)
+    check_description_renders(form.metadata)
+    filename = content.name
+    _check_file(form=form, content=content)
+    path = filenames.storage_path(blake2_256=content.digests["blake2_256"], filename=filename)
+
+    existing = (
+        File.objects.filter(filename=filename).first()
+        or File.objects.filter(blake2_256_digest=content.digests["blake2_256"]).first()
+    )
+    if existing is not None:
+        return UploadResult(file=_identical_or_refuse(existing, filename, content), created=False)
+
+    metadata = _inspect_archive(form=form, content=content)
+    stored = _store_objects(path=path, content=content, metadata=metadata)
+    try:
+        for attempt in range(MAX_RACE_RETRIES):
+            try:
+                return _insert_rows(
+                    form=form, content=content, path=path, metadata=metadata, uploader=uploader
+                )
+            except IntegrityError:
+                # Another upload created the same project or file first; run the checks again
+                # against what it committed.
+                if attempt == MAX_RACE_RETRIES - 1:
+                    raise
+    except BaseException:
+        _delete_unreferenced(stored)
+        raise
+    raise AssertionError("unreachable")
+
+
+def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Uploader) -> None:
+    """Check 7 (and the project-creation rule of check 6)."""
+    if project is None:
+        denial = permissions.can_create_project(user=uploader.user, token=uploader.token)
+    else:
+        denial = permissions.can_upload(user=uploader.user, project=project, token=uploader.token)
+    if denial is not None:
+        raise UploadError(403, denial.message)
+
+
+def _check_file(*, form: UploadForm, content: HashedUpload) -> None:
+    """Checks 11 to 14: filename characters and extension, MIME type, digests."""
+    filename = content.name
+    try:
+        filenames.check_characters(filename)
+        filenames.check_extension(filename, filetype=form.filetype)
+    except FilenameError as exc:
+        raise bad_request(str(exc)) from None
+    if not content.content_type or content.content_type.startswith("image/"):
+        raise bad_request("Invalid distribution file.")
+    for key, supplied in form.digests.items():
+        if content.digests[key] != supplied:
+            raise bad_request(
+                "The digest supplied does not match a digest calculated from the uploaded file."
+            )
+
+
+def _identical_or_refuse(existing: File, filename: str, content: HashedUpload) -> File:
+    """Check 15: an identical re-upload succeeds; anything else under a used name does not."""
+    if (
+        existing.filename == filename
+        and existing.sha256_digest == content.digests["sha256"]
+        and existing.blake2_256_digest == content.digests["blake2_256"]
+    ):
+        return existing
+    raise bad_request(
+        f"File already exists ({existing.filename!r}, with blake2_256 hash "
+        f"{existing.blake2_256_digest!r}). "
+        f"See {settings.HELP_URL}#file-name-reuse for more information."
+    )
+
+
+def _inspect_archive(*, form: UploadForm, content: HashedUpload) -> bytes | None:
+    """Checks 19 to 21; returns a wheel's METADATA for PEP 658."""
+    filename, path = content.name, content.temporary_file_path()
+    try:
+        if form.filetype == PackageType.WHEEL:
+            filenames.check_wheel_filename(filename, project_name=form.name, version=form.version)
+            metadata = inspect_wheel(path, filename=filename)
+            check_wheel_metadata(metadata, filename=filename, name=form.name, version=form.version)
+            return metadata
+        inspect_sdist(path, filename=filename)
+        filenames.check_sdist_filename(filename, project_name=form.name, version=form.version)
+        return None
+    except (FilenameError, ArchiveError) as exc:
+        raise bad_request(str(exc)) from None
+
+
+def _store_objects(*, path: str, content: HashedUpload, metadata: bytes | None) -> list[str]:
+    """Save the file (and metadata) under content-addressed keys; returns the keys this call
+    created, so a failure removes only its own objects."""
+    storage = storages["default"]
+    objects = [(path, content)]
+    if metadata is not None:
+        objects.append((f"{path}.metadata", ContentFile(metadata)))
+    created = []
+    try:
+        for key, body in objects:
+            if storage.exists(key):
+                continue  # Same key means same blake2 and filename: identical content.
+            body.seek(0)
+            saved = storage.save(key, body)
+            if saved != key:
+                # A concurrent upload of the same bytes got there first.
+                storage.delete(saved)
+                continue
+            created.append(key)
+    except BaseException:
+        _delete_unreferenced(created)
+        raise
+    return created
+
+
+def _delete_unreferenced(keys: list[str]) -> None:
+    if not keys:
+        return
+    storage = storages["default"]
+    in_use = set(
+        File.objects.filter(path__in=[k.removesuffix(".metadata") for k in keys]).values_list(
+            "path", flat=True
+        )
+    )
+    for key in keys:
+        if key.removesuffix(".metadata") not in in_use:
+            storage.delete(key)
+
+
+@transaction.atomic
+def _insert_rows(
+    *,
+    form: UploadForm,
+    content: HashedUpload,
+    path: str,
+    metadata: bytes | None,
+    uploader: Uploader,
+) -> UploadResult:
+    filename, size = content.name, content.size
+    project = find_project(form.name)
+    if project is None:
+        project = create_project(name=form.name, owner=uploader.user)
+    else:
+        _check_may_upload(form=form, project=project, uploader=uploader)
+        # Lock the project row: limits, release ordering and totals are per project.
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.name != form.name and canonicalize_name(project.name) == canonicalize_name(
+            form.name
+        ):
+            # The display name follows the latest upload's metadata, as on PyPI.
+            Project.objects.filter(pk=project.pk).update(name=form.name)
+            project.name = form.name
+
+    if size > project.effective_upload_limit:
+        raise bad_request(
+            f"File too large. Limit for project {project.name!r} is "
+            f"{_megabytes(project.effective_upload_limit)}. "
+            f"See {settings.HELP_URL}#file-size-limit for more information."
+        )
+    if project.total_size + size > project.effective_total_size_limit:
+        raise bad_request(
+            f"Project size too large. Limit for project {project.name!r} total size is "
+            f"{_megabytes(project.effective_total_size_limit)}. "
+            f"See {settings.HELP_URL}#project-size-limit for more information."
+        )
+    existing = (
+        File.objects.filter(filename=filename).first()
+        or File.objects.filter(blake2_256_digest=content.digests["blake2_256"]).first()
+    )
+    if existing is not None:
+        return UploadResult(file=_identical_or_refuse(existing, filename, content), created=False)
+    if FilenameRegistry.objects.filter(filename=filename).exists():
+        raise bad_request(
+            "This filename was previously used by a file that has since been deleted. Use a "
+            f"different version. See {settings.HELP_URL}#file-name-reuse for more information."
+        )
+
+    release = find_release(project=project, version=form.version)
+    if release is None:
+        release = create_release(
+            project=project,
+            metadata=release_fields(form.metadata),
+            user=uploader.user,
+            uploaded_via=uploader.user_agent,
+        )
+    elif (
+        form.filetype == PackageType.SDIST
+        and release.files.filter(packagetype=PackageType.SDIST).exists()
+    ):
+        raise bad_request("Only one sdist may be uploaded per release.")
+
+    file = add_file(
+        release=release,
+        user=uploader.user,
+        filename=filename,
+        path=path,
+        size=size,
+        md5_digest=content.digests["md5"],
+        sha256_digest=content.digests["sha256"],
+        blake2_256_digest=content.digests["blake2_256"],
+        packagetype=form.filetype,
+        python_version=form.pyversion,
+        comment_text=form.comment,
+        uploaded_via=uploader.user_agent[:300],
+        metadata_sha256=hashlib.sha256(metadata).hexdigest() if metadata is not None else "",
+    )
+    return UploadResult(file=file, created=True)
+
+
+def _megabytes(limit: int) -> str:
+    """PyPI states limits in MB or GB; tiny limits (set by staff or tests) in bytes."""
+    if limit >= 1024**3 and limit % 1024**3 == 0:
+        return f"{limit // 1024**3} GB"
+    if limit >= 1024**2:
+        return f"{limit // 1024**2} MB"
+    return f"{limit} bytes"

@@ -1,0 +1,100 @@
+"""Receive the uploaded distribution straight to a temporary file, hashing as it arrives.
+
+The body is never held in memory, and a file larger than the site's hard cap is cut off while
+streaming instead of being written out in full. The per-project limit is checked once the
+project is known (the form field order is up to the client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+
+class HashedUpload(UploadedFile):
+    def __init__(self, *, file, name: str, content_type: str, size: int, digests: dict[str, str]):
+        super().__init__(file, name=name, content_type=content_type, size=size)
+        self.digests = digests
+
+    # Django's UploadedFile strips directories from the name; keep it as sent so the filename
+    # checks can refuse it with PyPI's message rather than silently store a different name.
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+    def close(self) -> None:
+        # Local storage moves the temporary file into place instead of copying it.
+        with contextlib.suppress(FileNotFoundError):
+            self.file.close()
+
+
+class TooLarge(Exception):
+    pass
+
+
+class HashingUploadHandler(FileUploadHandler):
+    """Only the `content` field is kept; any other file field is refused by the form checks."""
+
+    def __init__(self, request=None) -> None:
+        super().__init__(request)
+        self.too_large = False
+
+    def new_file(
+        self,
+        field_name,
+        file_name,
+        content_type,
+        content_length,
+        charset=None,
+        content_type_extra=None,
+    ) -> None:
+        super().new_file(
+            field_name, file_name, content_type, content_length, charset, content_type_extra
+        )
+        # Closed (and so deleted) by HashedUpload.close once the request is done.
+        self.temp = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR
+        )
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256()
+        self.blake2 = hashlib.blake2b(digest_size=32)
+        self.size = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self.size += len(raw_data)
+        if self.size > settings.MAX_UPLOAD_LIMIT:
+            self.too_large = True
+            self.temp.close()
+            raise StopUpload(connection_reset=False)
+        self.md5.update(raw_data)
+        self.sha256.update(raw_data)
+        self.blake2.update(raw_data)
+        self.temp.write(raw_data)
+        return None
+
+    def file_complete(self, file_size: int) -> HashedUpload:
+        self.temp.flush()
+        self.temp.seek(0)
+        return HashedUpload(
+            file=self.temp,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=self.size,
+            digests={
+                "md5": self.md5.hexdigest(),
+                "sha256": self.sha256.hexdigest(),
+                "blake2_256": self.blake2.hexdigest(),
+            },
+        )

@@ -1,0 +1,121 @@
+"""POST /legacy/: the upload endpoint that twine and `uv publish` speak to."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.tokens import find_api_token, record_token_use
+from uploads.checks import UploadError, validate_form
+from uploads.service import Uploader, upload_file
+from uploads.streaming import HashingUploadHandler
+
+
+class RawFilenameParser(MultiPartParser):
+    """Django strips directories from upload filenames; PyPI refuses such names instead, so
+    keep the name as sent and let the filename checks judge it."""
+
+    def sanitize_file_name(self, file_name: str) -> str | None:
+        return file_name or None
+
+
+def error_response(status: int, message: str) -> HttpResponse:
+    """twine shows only the status line, so the message goes there as well as in the body."""
+    reason = message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
+    return HttpResponse(
+        f"{status} {message}\n", status=status, reason=reason, content_type="text/plain"
+    )
+
+
+def authenticate(request: HttpRequest) -> Uploader:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    token_text = None
+    if scheme.lower() == "basic":
+        try:
+            username, _, password = base64.b64decode(credentials).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            username, password = "", ""
+        if username != "__token__":
+            raise UploadError(
+                403,
+                "Username/Password authentication is no longer supported. Migrate to API "
+                f"Tokens or Trusted Publishers instead. See {settings.HELP_URL}#apitoken "
+                f"and {settings.HELP_URL}#trusted-publishers",
+            )
+        token_text = password
+    elif scheme.lower() in {"token", "bearer"}:
+        token_text = credentials.strip()
+    token = find_api_token(token_text) if token_text else None
+    if token is None:
+        raise UploadError(
+            403,
+            "Invalid or non-existent authentication information. "
+            f"See {settings.HELP_URL}#invalid-auth for more information.",
+        )
+    record_token_use(token)
+    return Uploader(
+        user=token.user, token=token, user_agent=request.META.get("HTTP_USER_AGENT", "")
+    )
+
+
+@csrf_exempt
+def legacy_upload(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse(
+            "This is the upload endpoint. Point twine or uv publish at this URL.\n",
+            content_type="text/plain",
+        )
+    handler = HashingUploadHandler(request)
+    files: dict = {}
+    try:
+        uploader = authenticate(request)
+        if not request.content_type.startswith("multipart/form-data"):
+            raise UploadError(400, "Upload payload does not have a file.")
+        try:
+            post, files = RawFilenameParser(request.META, request, [handler]).parse()
+        except MultiPartParserError as exc:
+            raise UploadError(400, f"Invalid upload request: {exc}") from None
+        if handler.too_large:
+            raise UploadError(
+                400,
+                f"File too large. Limit for any project is "
+                f"{settings.MAX_UPLOAD_LIMIT // (1024 * 1024)} MB.",
+            )
+        action = post.get(":action", "")
+        if action in {"submit", "submit_pkg_info"}:
+            raise UploadError(
+                410,
+                "Project pre-registration is no longer required or supported, "
+                "upload your files instead.",
+            )
+        if action == "doc_upload":
+            raise UploadError(
+                410,
+                "Uploading documentation is no longer supported, we recommend "
+                "using https://readthedocs.org/.",
+            )
+        if action != "file_upload":
+            raise UploadError(
+                400, f"Unknown action: {action!r}" if action else "Missing ':action' field."
+            )
+        form = validate_form(post, files)
+        upload_file(form=form, content=files.get("content"), uploader=uploader)
+    except UploadError as exc:
+        return error_response(exc.status, exc.message)
+    finally:
+        for uploaded in files.values():
+            uploaded.close()  # Deletes the temporary file.
+    return HttpResponse(status=200)
+
+
+def legacy_redirect(request: HttpRequest) -> HttpResponse:
+    """POST /legacy (no slash) answers 308 so clients resend the body, as PyPI does."""
+    response = HttpResponsePermanentRedirect("/legacy/")
+    response.status_code = 308
+    return response
