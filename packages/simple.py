@@ -29,7 +29,8 @@ _SUPPORTED = (HTML, V1_HTML, V1_JSON)
 def negotiate(request: HttpRequest) -> str:
     """Pick a representation: `?format=` first (beyond PyPI, so a browser can ask for JSON),
     then the Accept header by q-value, then HTML. Never 406, as on PyPI."""
-    requested = request.GET.get("format", "")
+    # An unescaped "+" in a typed URL arrives as a space.
+    requested = request.GET.get("format", "").replace(" ", "+")
     requested = _ALIASES.get(requested, requested)
     if requested in _SUPPORTED:
         return requested

@@ -136,3 +136,56 @@ def sdist_upload(name: str = "demo", version: str = "1.0", **kwargs) -> UploadRe
 
 def post_upload(client, upload: UploadRequest, token: str):
     return client.post("/legacy/", upload.data(), HTTP_AUTHORIZATION=basic_auth(token))
+
+
+def make_project(name: str = "demo", *, owner=None, **fields):
+    from packages.models import Project, Role
+    from packages.names import normalize_name
+
+    project = Project.objects.create(name=name, normalized_name=normalize_name(name), **fields)
+    if owner is not None:
+        Role.objects.create(user=owner, project=project, role_name="Owner")
+    return project
+
+
+def make_release(project, version: str = "1.0", **fields):
+    from packaging.version import Version
+
+    from packages.models import Release
+    from packages.releases import canonical_version
+
+    return Release.objects.create(
+        project=project,
+        version=version,
+        canonical_version=canonical_version(version),
+        is_prerelease=Version(version).is_prerelease,
+        sort_order=fields.pop("sort_order", 0),
+        **fields,
+    )
+
+
+def make_files(release, count: int, *, wheel: bool = True) -> list:
+    """Rows only (no stored bytes): enough for the read APIs' query and shape tests."""
+    from packages.filenames import storage_path
+    from packages.models import File
+
+    prefix = sdist_name_prefix(release.project.name)
+    files = []
+    for i in range(count):
+        filename = f"{prefix}-{release.version}-{i}-py3-none-any.whl"
+        digest = hashlib.blake2b(filename.encode(), digest_size=32).hexdigest()
+        files.append(
+            File(
+                release=release,
+                filename=filename,
+                path=storage_path(blake2_256=digest, filename=filename),
+                size=1000 + i,
+                md5_digest=hashlib.md5(filename.encode()).hexdigest(),
+                sha256_digest=hashlib.sha256(filename.encode()).hexdigest(),
+                blake2_256_digest=digest,
+                packagetype="bdist_wheel" if wheel else "sdist",
+                python_version="py3",
+                metadata_sha256=hashlib.sha256(b"m" + filename.encode()).hexdigest(),
+            )
+        )
+    return File.objects.bulk_create(files)
