@@ -10,3 +10,6 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", 4))
 timeout = 300
 accesslog = os.environ.get("ACCESS_LOG") or None
+# Several instances may run on one machine (tests, the benchmark); a shared control socket in
+# $HOME would make them step on each other.
+control_socket_disable = True
