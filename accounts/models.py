@@ -31,3 +31,17 @@ class ApiToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires is not None and self.expires <= timezone.now()
+
+
+class Account(models.Model):
+    """What the index knows about a user beyond Django's `auth.User`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="account"
+    )
+    is_frozen = models.BooleanField(default=False)
+    frozen_reason = models.TextField(blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"account of {self.user}"

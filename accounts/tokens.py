@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.freezing import is_frozen
 from accounts.models import ApiToken
 
 
@@ -54,7 +55,7 @@ def create_api_token(
 
 def find_api_token(plaintext: str) -> ApiToken | None:
     """The live token matching `plaintext`, or None if unknown, malformed, expired, or its user
-    is inactive."""
+    is inactive or frozen."""
     prefix = settings.API_TOKEN_PREFIX
     if not plaintext.startswith(prefix):
         return None
@@ -64,7 +65,7 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(identifier=identifier).first()
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
         return None
-    if token.is_expired or not token.user.is_active:
+    if token.is_expired or not token.user.is_active or is_frozen(token.user):
         return None
     return token
 

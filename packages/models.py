@@ -28,6 +28,8 @@ class ProjectQuerySet(models.QuerySet):
 class Project(models.Model):
     name = models.CharField(max_length=200, help_text="Display name, as last uploaded")
     normalized_name = models.CharField(max_length=200, unique=True, editable=False)
+    # packages.names.ultranormalize_name(name): indexed so confusable checks need no scan.
+    ultranormalized_name = models.CharField(max_length=200, db_index=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     upload_limit = models.BigIntegerField(
         null=True, blank=True, help_text="Largest file in bytes; empty means the site default"
@@ -88,6 +90,9 @@ class Release(models.Model):
     summary = models.CharField(max_length=512, blank=True)
     description = models.TextField(blank=True)
     description_content_type = models.CharField(max_length=200, blank=True)
+    # Sanitized HTML of `description`, rendered by a background job; empty until then.
+    description_html = models.TextField(blank=True, editable=False)
+    description_rendered_at = models.DateTimeField(null=True, blank=True, editable=False)
     keywords = models.TextField(blank=True)
     home_page = models.TextField(blank=True)
     download_url = models.TextField(blank=True)
@@ -215,3 +220,91 @@ class JournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.name} {self.version} {self.action}"
+
+
+class RoleInvitation(models.Model):
+    """An Owner's offer of a role; the invitee accepts or declines before `expires`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        EXPIRED = "expired"
+        REVOKED = "revoked"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_invitations"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    role_name = models.CharField(max_length=20, choices=RoleName.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "project"],
+                condition=Q(status="pending"),
+                name="one_pending_invitation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_name} invitation for {self.user} on {self.project}"
+
+
+class ProjectEvent(models.Model):
+    """A project's security history: roles, uploads, yanks, deletions, moderation."""
+
+    project = models.ForeignKey(
+        Project, null=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    # Kept so the history of a deleted project still says which one it was.
+    project_name = models.CharField(max_length=200, db_index=True)
+    tag = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    additional = models.JSONField(default=dict, blank=True)
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.project_name} {self.tag}"
+
+
+class ProhibitedProjectName(models.Model):
+    """A name staff have blocked; uploads may not create it or anything confusable with it."""
+
+    name = models.CharField(max_length=200)
+    normalized_name = models.CharField(max_length=200, unique=True, editable=False)
+    ultranormalized_name = models.CharField(max_length=200, db_index=True, editable=False)
+    comment = models.TextField(blank=True)
+    prohibited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AdminFlag(models.Model):
+    """Site-wide switches staff flip in admin; each can show a banner."""
+
+    class Flag(models.TextChoices):
+        READ_ONLY = "read-only"
+        DISALLOW_NEW_UPLOAD = "disallow-new-upload"
+        DISALLOW_NEW_PROJECT_REGISTRATION = "disallow-new-project-registration"
+        DISALLOW_NEW_USER_REGISTRATION = "disallow-new-user-registration"
+
+    id = models.CharField(max_length=64, primary_key=True, choices=Flag.choices)
+    enabled = models.BooleanField(default=False)
+    banner = models.TextField(blank=True, help_text="Shown on every page while enabled")
+
+    def __str__(self) -> str:
+        return self.id

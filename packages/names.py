@@ -21,3 +21,13 @@ def is_valid_name(name: str) -> bool:
 def sdist_name_prefix(name: str) -> str:
     """The PEP 625 spelling of a name at the start of an sdist filename: normalized, with `_`."""
     return normalize_name(name).replace("-", "_")
+
+
+def ultranormalize_name(name: str) -> str:
+    """PyPI's confusable form: lowercase, fold the look-alikes l/i -> 1 and o -> 0, and drop
+    `.`, `_` and `-`. Two names with the same form are too similar to coexist."""
+    folded = name.lower().translate(_CONFUSABLES)
+    return "".join(c for c in folded if c not in "._-")
+
+
+_CONFUSABLES = str.maketrans({"l": "1", "i": "1", "o": "0"})

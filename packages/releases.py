@@ -4,6 +4,7 @@ commands. Each journals its change."""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -12,7 +13,7 @@ from packaging.version import Version
 
 from packages.journal import record_change
 from packages.models import File, FilenameRegistry, Project, Release, Role, RoleName
-from packages.names import normalize_name
+from packages.names import normalize_name, ultranormalize_name
 
 
 class ReleaseNotFound(LookupError):
@@ -26,7 +27,11 @@ def find_project(name: str) -> Project | None:
 def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
     """New project with `owner` as its Owner. Raises IntegrityError if the name was taken
     concurrently; callers retry and find the project."""
-    project = Project.objects.create(name=name, normalized_name=normalize_name(name))
+    project = Project.objects.create(
+        name=name,
+        normalized_name=normalize_name(name),
+        ultranormalized_name=ultranormalize_name(name),
+    )
     Role.objects.create(user=owner, project=project, role_name=RoleName.OWNER)
     record_change(project=project, action="create", user=owner)
     record_change(project=project, action=f"add Owner {owner.get_username()}", user=owner)
@@ -115,3 +120,52 @@ def get_release(*, project_name: str, version: str) -> Release:
     if release is None:
         raise ReleaseNotFound(f"No release {version} of project {project_name!r}")
     return release
+
+
+def _delete_stored_after_commit(files: list[File]) -> None:
+    """Stored objects go only once the rows are gone for good; filenames stay registered."""
+    keys = [key for f in files for key in (f.path, f.metadata_path if f.metadata_sha256 else None)]
+
+    def delete() -> None:
+        storage = storages["default"]
+        for key in keys:
+            if key:
+                storage.delete(key)
+
+    transaction.on_commit(delete)
+
+
+@transaction.atomic
+def delete_file(*, file: File, user: AbstractBaseUser | None = None) -> None:
+    release = file.release
+    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - file.size)
+    file.delete()
+    _delete_stored_after_commit([file])
+    record_change(
+        project=release.project,
+        version=release.version,
+        action=f"remove file {file.filename}",
+        user=user,
+    )
+
+
+@transaction.atomic
+def delete_release(*, release: Release, user: AbstractBaseUser | None = None) -> None:
+    files = list(release.files.all())
+    size = sum(f.size for f in files)
+    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - size)
+    release.delete()
+    _delete_stored_after_commit(files)
+    record_change(
+        project=release.project, version=release.version, action="remove release", user=user
+    )
+
+
+@transaction.atomic
+def delete_project(*, project: Project, user: AbstractBaseUser | None = None) -> None:
+    """Remove a project with its releases and files. The journal keeps its history and the
+    filename registry keeps every filename it used."""
+    files = list(File.objects.filter(release__project=project))
+    record_change(project=project, action="remove project", user=user)
+    project.delete()
+    _delete_stored_after_commit(files)

@@ -140,9 +140,14 @@ def post_upload(client, upload: UploadRequest, token: str):
 
 def make_project(name: str = "demo", *, owner=None, **fields):
     from packages.models import Project, Role
-    from packages.names import normalize_name
+    from packages.names import normalize_name, ultranormalize_name
 
-    project = Project.objects.create(name=name, normalized_name=normalize_name(name), **fields)
+    project = Project.objects.create(
+        name=name,
+        normalized_name=normalize_name(name),
+        ultranormalized_name=ultranormalize_name(name),
+        **fields,
+    )
     if owner is not None:
         Role.objects.create(user=owner, project=project, role_name="Owner")
     return project

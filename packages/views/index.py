@@ -1,4 +1,4 @@
-"""Read views: the simple API, the JSON API, files, and the project page placeholder."""
+"""What installers and tools read: the simple API, the JSON API and the files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.http import (
     HttpResponsePermanentRedirect,
     JsonResponse,
 )
-from django.shortcuts import render
 from django.views.decorators.http import require_safe
 from packaging.utils import canonicalize_name
 
@@ -124,9 +123,3 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
 @require_safe
 def package_file(request: HttpRequest, key: str) -> HttpResponse:
     return serve_file(request, key)
-
-
-@require_safe
-def project_detail(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
-    project = _lookup_project(name)
-    return render(request, "packages/project_detail.html", {"project": project})
