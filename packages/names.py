@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
 
@@ -31,3 +33,12 @@ def ultranormalize_name(name: str) -> str:
 
 
 _CONFUSABLES = str.maketrans({"l": "1", "i": "1", "o": "0"})
+
+
+def is_stdlib_name(name: str) -> bool:
+    """A new project may not take the name of a standard library module (PyPI's rule), so that
+    `pip install asyncio` cannot shadow the real one."""
+    return normalize_name(name) in _STDLIB_NAMES
+
+
+_STDLIB_NAMES = frozenset(canonicalize_name(m) for m in sys.stdlib_module_names)

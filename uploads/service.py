@@ -24,6 +24,7 @@ from accounts.models import ApiToken
 from packages import filenames, permissions
 from packages.filenames import FilenameError
 from packages.models import File, FilenameRegistry, PackageType, Project
+from packages.names import is_stdlib_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from uploads.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
 from uploads.checks import (
@@ -91,6 +92,11 @@ def upload_file(
 def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Uploader) -> None:
     """Check 7 (and the project-creation rule of check 6)."""
     if project is None:
+        if is_stdlib_name(form.name):
+            raise bad_request(
+                f"The name {form.name!r} isn't allowed (conflict with Python Standard Library "
+                f"module name). See {settings.HELP_URL}#project-name for more information."
+            )
         denial = permissions.can_create_project(user=uploader.user, token=uploader.token)
     else:
         denial = permissions.can_upload(user=uploader.user, project=project, token=uploader.token)

@@ -397,3 +397,10 @@ def test_filename_with_slash_is_refused(client, token, filename):
     )
     assert_refused(response, 400, "Cannot upload a file with '/' or '\\' in the name.")
     assert_nothing_stored()
+
+
+@pytest.mark.parametrize("name", ["asyncio", "Email", "os"])
+def test_standard_library_names_cannot_be_created(client, token, name):
+    response = post_upload(client, wheel_upload(name), token)
+    assert_refused(response, 400, f"The name '{name}' isn't allowed (conflict with Python Standard")
+    assert_nothing_stored()
