@@ -1,14 +1,20 @@
 """Cached, compressed, conditional responses for the read APIs.
 
-Simple and JSON API pages are rendered once per (project, last serial, format, host) and kept in
-the cache together with their gzip form and ETag, so a page costs the same whether the project
-has one file or thousands: one small query to learn the serial, then a cache hit.
+Simple and JSON API pages are rendered once per (project, last serial, format, host) and kept
+with their gzip form and ETag, so a page costs the same whether the project has one file or
+thousands: one small query to learn the serial, then a cache hit. A key names immutable content
+(any change to a project bumps its serial), so every tier may keep an entry until it is evicted.
+
+Tiers: a small per-process LRU (no network, no unpickling), then Django's cache (Redis in
+production, shared by all app servers), then rendering.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,30 +24,87 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 # Below this size gzip costs more than it saves.
 GZIP_MIN_SIZE = 1024
 CACHE_SECONDS = 24 * 3600
+LOCAL_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class RenderedPage:
     body: bytes
-    gzipped: bytes | None
     etag: str
     content_type: str
+    gzipped: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
-def rendered_page(key: str, render: Callable[[], tuple[bytes, str]]) -> RenderedPage:
-    page = cache.get(key)
+class _LocalPages:
+    """A byte-bounded LRU shared by the threads of one process."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.pages: OrderedDict[str, RenderedPage] = OrderedDict()
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> RenderedPage | None:
+        with self.lock:
+            page = self.pages.get(key)
+            if page is not None:
+                self.pages.move_to_end(key)
+            return page
+
+    def put(self, key: str, page: RenderedPage) -> None:
+        if page.size > self.max_bytes // 8:
+            return
+        with self.lock:
+            old = self.pages.pop(key, None)
+            self.total += page.size - (old.size if old else 0)
+            self.pages[key] = page
+            while self.total > self.max_bytes:
+                _key, evicted = self.pages.popitem(last=False)
+                self.total -= evicted.size
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pages.clear()
+            self.total = 0
+
+
+local_pages = _LocalPages(LOCAL_CACHE_BYTES)
+
+
+def rendered_page(
+    key: str, render: Callable[[], tuple[bytes, str]], *, gzip_ok: bool
+) -> RenderedPage:
+    """The page for `key`, compressed when the client accepts gzip and it is worth it.
+
+    Identity and gzip forms are cached under separate keys so a hit moves only the bytes the
+    client will receive.
+    """
+    wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
+    page = local_pages.get(wanted) or cache.get(wanted)
     if page is None:
         body, content_type = render()
-        page = RenderedPage(
-            body=body,
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0)
-            if len(body) >= GZIP_MIN_SIZE
-            else None,
-            etag=f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"',
-            content_type=content_type,
-        )
-        cache.set(key, page, CACHE_SECONDS)
+        etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+        plain = RenderedPage(body=body, etag=etag, content_type=content_type)
+        packed = plain
+        if len(body) >= GZIP_MIN_SIZE:
+            packed = RenderedPage(
+                body=gzip.compress(body, compresslevel=6, mtime=0),
+                etag=etag,
+                content_type=content_type,
+                gzipped=True,
+            )
+        cache.set_many({f"{key}|identity": plain, f"{key}|gzip": packed}, CACHE_SECONDS)
+        page = packed if gzip_ok else plain
+    local_pages.put(wanted, page)
     return page
+
+
+def accepts_gzip(request: HttpRequest) -> bool:
+    return "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
 
 
 def page_response(
@@ -50,12 +113,10 @@ def page_response(
     vary = headers.pop("Vary", "")
     if page.etag in _if_none_match(request):
         response = HttpResponseNotModified()
-        response["ETag"] = page.etag
-    elif page.gzipped is not None and "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", ""):
-        response = HttpResponse(page.gzipped, content_type=page.content_type)
-        response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(page.body, content_type=page.content_type)
+        if page.gzipped:
+            response["Content-Encoding"] = "gzip"
     response["ETag"] = page.etag
     response["Vary"] = ", ".join(v for v in (vary, "Accept-Encoding") if v)
     for name, value in headers.items():

@@ -3,11 +3,13 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from packages.responses import local_pages
+
 
 @pytest.fixture(autouse=True)
 def _isolated_state(settings, tmp_path):
-    """Each test gets its own storage folder and an empty cache (rendered pages are keyed by
-    row ids, which restart with every test database)."""
+    """Each test gets its own storage folder and empty page caches (rendered pages are keyed
+    by row ids and serials, which restart with every test database)."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -16,5 +18,7 @@ def _isolated_state(settings, tmp_path):
         },
     }
     cache.clear()
+    local_pages.clear()
     yield
     cache.clear()
+    local_pages.clear()

@@ -18,7 +18,7 @@ from packages.api import NotFound, render_project_json
 from packages.files import serve_file
 from packages.journal import last_serial
 from packages.models import Project
-from packages.responses import page_response, rendered_page
+from packages.responses import accepts_gzip, page_response, rendered_page
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -57,7 +57,9 @@ def simple_index(request: HttpRequest) -> HttpResponse:
         )
         return simple.render_index(projects, serial=serial, fmt=fmt), fmt
 
-    page = rendered_page(f"simple-index:{serial}:{fmt}", render_index)
+    page = rendered_page(
+        f"simple-index:{serial}:{fmt}", render_index, gzip_ok=accepts_gzip(request)
+    )
     headers = {
         **CORS,
         "Vary": "Accept",
@@ -88,7 +90,8 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         "X-PyPI-Last-Serial": str(project.last_serial),
         "Cache-Control": "public, max-age=600",
     }
-    return page_response(request, rendered_page(key, render_detail), headers=headers)
+    page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request))
+    return page_response(request, page, headers=headers)
 
 
 @require_safe
@@ -109,7 +112,7 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
 
     key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}"
     try:
-        page = rendered_page(key, render_json)
+        page = rendered_page(key, render_json, gzip_ok=accepts_gzip(request))
     except NotFound:
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     headers = {

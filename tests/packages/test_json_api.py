@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from packages.releases import get_release, yank_release
+from packages.responses import local_pages
 from tests.factories import (
     make_files,
     make_project,
@@ -122,6 +123,7 @@ def test_query_count_is_constant(client):
     counts = {}
     for name in ("small", "large"):
         cache.clear()
+        local_pages.clear()
         with CaptureQueriesContext(connection) as queries:
             assert client.get(f"/pypi/{name}/json").status_code == 200
         counts[name] = len(queries)

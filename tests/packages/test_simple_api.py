@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from packages.releases import yank_release
+from packages.responses import local_pages
 from tests.factories import (
     make_files,
     make_project,
@@ -189,6 +190,7 @@ def test_detail_query_count_is_constant(client, accept):
     counts = {}
     for name in ("small", "large"):
         cache.clear()
+        local_pages.clear()
         with CaptureQueriesContext(connection) as queries:
             assert client.get(f"/simple/{name}/", HTTP_ACCEPT=accept).status_code == 200
         counts[name] = len(queries)
