@@ -12,14 +12,19 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.events import record_user_event
 from accounts.freezing import is_frozen
-from accounts.models import ApiToken
+from accounts.models import ApiToken, UserEvent
+
+# A token's history notes its use at most this often, so busy CI tokens don't flood it.
+USE_EVENT_INTERVAL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -71,4 +76,65 @@ def find_api_token(plaintext: str) -> ApiToken | None:
 
 
 def record_token_use(token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+    if token.last_used is None or now - token.last_used >= USE_EVENT_INTERVAL:
+        record_user_event(
+            user=token.user,
+            tag=UserEvent.Tag.TOKEN_USE,
+            identifier=token.identifier,
+            description=token.description,
+        )
+
+
+class TokenError(Exception):
+    pass
+
+
+def issue_api_token(
+    *,
+    user: AbstractBaseUser,
+    projects: Iterable = (),
+    description: str = "",
+    expires: datetime | None = None,
+    ip_address: str | None = None,
+) -> IssuedToken:
+    """A token made on the website: only for projects the user has a role on, and noted in
+    their history. The plain text is returned once and never stored."""
+    projects = list(projects)
+    allowed = set(user.project_roles.values_list("project_id", flat=True))
+    if any(project.pk not in allowed for project in projects):
+        raise TokenError("You can only scope a token to projects you have a role on.")
+    if expires is not None and expires <= timezone.now():
+        raise TokenError("The expiry date must be in the future.")
+    issued = create_api_token(
+        user=user, projects=projects, description=description, expires=expires
+    )
+    record_user_event(
+        user=user,
+        tag=UserEvent.Tag.TOKEN_CREATE,
+        ip_address=ip_address,
+        identifier=issued.token.identifier,
+        description=description,
+        projects=[p.name for p in projects],
+        expires=expires.isoformat() if expires else None,
+    )
+    return issued
+
+
+@transaction.atomic
+def revoke_api_token(
+    *, user: AbstractBaseUser, identifier: str, ip_address: str | None = None
+) -> None:
+    """Delete the token: from then on it is as unknown as a made-up one."""
+    token = ApiToken.objects.filter(user=user, identifier=identifier).first()
+    if token is None:
+        raise TokenError("No such token.")
+    token.delete()
+    record_user_event(
+        user=user,
+        tag=UserEvent.Tag.TOKEN_REVOKE,
+        ip_address=ip_address,
+        identifier=identifier,
+        description=token.description,
+    )

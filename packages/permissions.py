@@ -1,7 +1,19 @@
 """Every "may this identity do X to this project?" question, answered in one place.
 
 Views, the upload endpoint, admin and commands all ask here. An answer is a `Denial` with the
-message to show, or None when the action is allowed.
+message to show, or None when the action is allowed. The account half (frozen, verified
+address, 2FA) comes from accounts.access.standing_denial; the project half (roles, token scope)
+is here. Roles are read at the moment of asking, so a token or session stops working for a
+project as soon as its user loses the role.
+
+| Action                      | Owner | Maintainer | other user |
+|-----------------------------|-------|------------|------------|
+| upload                      | yes   | yes        | no         |
+| manage, delete, yank        | yes   | no         | no         |
+| invite, change, remove roles| yes   | no         | no         |
+| remove (leave) own role     | yes*  | yes        | -          |
+
+* never the last Owner (packages/collaboration.py enforces that).
 """
 
 from __future__ import annotations
@@ -9,8 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import OuterRef
 
+from accounts.access import Standing, standing_denial, standing_expressions, standing_of
 from accounts.models import ApiToken
 from packages.models import Project, Role, RoleName
 
@@ -20,16 +34,40 @@ class Denial:
     message: str
 
 
-def role_of(*, user: AbstractBaseUser, project: Project) -> str | None:
+User = AbstractBaseUser | AnonymousUser
+
+
+def role_of(*, user: User, project: Project) -> str | None:
+    if not user.is_authenticated:
+        return None
     return (
         Role.objects.filter(user=user, project=project).values_list("role_name", flat=True).first()
     )
 
 
-def can_upload(
-    *, user: AbstractBaseUser, project: Project, token: ApiToken | None = None
-) -> Denial | None:
-    """Owners and Maintainers upload; a project-scoped token only to its own projects."""
+def _role_and_standing(*, user: User, project: Project) -> tuple[str | None, Standing | None]:
+    """The user's role on the project and, when they have one, their account standing: one
+    query, so pages that ask for every row stay cheap."""
+    if not user.is_authenticated:
+        return None, None
+    row = (
+        Role.objects.filter(user=user, project=project)
+        .values("role_name", **standing_expressions(OuterRef("user_id")))
+        .first()
+    )
+    if row is None:
+        return None, None
+    role_name = row.pop("role_name")
+    return role_name, Standing(**row)
+
+
+def _frozen(user: User) -> Denial:
+    return Denial(f"The user '{user.get_username()}' is frozen.")
+
+
+def can_upload(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
+    """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
+    account must be in standing (PyPI's checks 7 and 8, in that order)."""
     if token is not None:
         scoped_ids = {p.pk for p in token.projects.all()}
         if scoped_ids and project.pk not in scoped_ids:
@@ -37,25 +75,79 @@ def can_upload(
                 "Invalid API Token: project-scoped token is not valid for project: "
                 f"'{project.name}'"
             )
-    if role_of(user=user, project=project) is None:
+    role_name, standing = _role_and_standing(user=user, project=project)
+    if role_name is None:
+        name = user.get_username() if user.is_authenticated else ""
         return Denial(
-            f"The user '{user.get_username()}' isn't allowed to upload to project "
+            f"The user '{name}' isn't allowed to upload to project "
             f"'{project.name}'. See {settings.HELP_URL}#project-name for more information."
         )
+    if standing.frozen or not user.is_active:
+        return _frozen(user)
+    if message := standing_denial(user, uploading=True, standing=standing):
+        return Denial(message)
     return None
 
 
-def can_create_project(*, user: AbstractBaseUser, token: ApiToken | None = None) -> Denial | None:
-    """Only user-wide tokens create projects; a scoped token names projects that already exist."""
+def can_create_project(*, user: User, token: ApiToken | None = None) -> Denial | None:
+    """Only user-wide tokens create projects; a scoped token names projects that already exist.
+    (The per-user and per-IP creation limit is uploads' to apply, with a 429.)"""
+    if not user.is_authenticated:
+        return Denial("You must log in first.")
     if token is not None and token.projects.exists():
         return Denial("Invalid API Token: project-scoped token cannot create new projects.")
+    standing = standing_of(user)
+    if standing.frozen or not user.is_active:
+        return _frozen(user)
+    if message := standing_denial(user, uploading=True, standing=standing):
+        return Denial(message)
     return None
 
 
-def can_manage(*, user: AbstractBaseUser, project: Project) -> Denial | None:
-    """Yank, delete and role changes belong to Owners."""
-    if role_of(user=user, project=project) != RoleName.OWNER:
+def can_manage(*, user: User, project: Project) -> Denial | None:
+    """Settings, releases, yank, delete and roles belong to Owners in good standing."""
+    if not user.is_authenticated:
+        return Denial("You must log in first.")
+    role_name, standing = _role_and_standing(user=user, project=project)
+    if role_name != RoleName.OWNER:
         return Denial(
             f"The user '{user.get_username()}' isn't an Owner of project '{project.name}'."
         )
+    if standing.frozen or not user.is_active:
+        return _frozen(user)
+    if message := standing_denial(user, standing=standing):
+        return Denial(message)
+    return None
+
+
+def can_yank(*, user: User, project: Project) -> Denial | None:
+    return can_manage(user=user, project=project)
+
+
+def can_delete(*, user: User, project: Project) -> Denial | None:
+    """Deleting a project, a release or a file."""
+    return can_manage(user=user, project=project)
+
+
+def can_change_roles(*, user: User, project: Project) -> Denial | None:
+    """Inviting collaborators, changing roles, removing others, revoking invitations."""
+    return can_manage(user=user, project=project)
+
+
+def can_remove_role(*, user: User, role: Role) -> Denial | None:
+    """Owners remove anyone's role; everyone may remove (leave) their own."""
+    if user.is_authenticated and role.user_id == user.pk:
+        return can_see_collaborators(user=user, project=role.project)
+    return can_change_roles(user=user, project=role.project)
+
+
+def can_see_collaborators(*, user: User, project: Project) -> Denial | None:
+    """Any member may see who else has a role (and leave); Owners also manage them."""
+    if not user.is_authenticated:
+        return Denial("You must log in first.")
+    role_name, standing = _role_and_standing(user=user, project=project)
+    if role_name is None:
+        return Denial(f"The user '{user.get_username()}' has no role on project '{project.name}'.")
+    if standing.frozen or not user.is_active:
+        return _frozen(user)
     return None

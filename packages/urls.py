@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from packages.views import index, pages
+from packages.views import collaboration, index, pages
 
 urlpatterns = [
     # Simple API (pip, uv).
@@ -20,4 +20,30 @@ urlpatterns = [
     # Website.
     path("project/<str:name>/", pages.project_detail, name="project-detail"),
     path("project/<str:name>/<str:version>/", pages.project_detail, name="release-detail"),
+    # Collaborators.
+    path(
+        "manage/project/<str:name>/collaboration/",
+        collaboration.collaboration_page,
+        name="manage-project-collaboration",
+    ),
+    path(
+        "manage/project/<str:name>/collaboration/change/",
+        collaboration.change_role,
+        name="manage-project-change-role",
+    ),
+    path(
+        "manage/project/<str:name>/collaboration/delete/",
+        collaboration.delete_role,
+        name="manage-project-delete-role",
+    ),
+    path(
+        "manage/project/<str:name>/collaboration/revoke-invite/",
+        collaboration.revoke_invitation,
+        name="manage-project-revoke-invite",
+    ),
+    path(
+        "account/verify-project-role/",
+        collaboration.verify_project_role,
+        name="verify-project-role",
+    ),
 ]

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -212,6 +213,88 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+CSRF_COOKIE_HTTPONLY = True
+# Pages use no inline script or style and load nothing from other origins.
+CONTENT_SECURITY_POLICY = env(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
+
+# --- Accounts -------------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Older hashes still verify, and are upgraded to Argon2 at the next login.
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/account/login/"
+LOGIN_REDIRECT_URL = "/manage/account/"
+# Shown in authenticator apps next to the username, and in mail.
+SITE_NAME = env("SITE_NAME", "Package index")
+# Whether uploading and managing projects need a verified primary email and two-factor
+# authentication. A public index should turn REQUIRE_TWO_FACTOR on.
+REQUIRE_VERIFIED_EMAIL = env_bool("REQUIRE_VERIFIED_EMAIL", True)
+REQUIRE_TWO_FACTOR = env_bool("REQUIRE_TWO_FACTOR", False)
+# Sensitive actions (tokens, 2FA, roles, deletion) ask for the password again after this long.
+REAUTH_GRACE_SECONDS = env_int("REAUTH_GRACE_SECONDS", 30 * 60)
+# Links in verification and password-reset emails stop working after this long.
+EMAIL_TOKEN_MAX_AGE = env_int("EMAIL_TOKEN_MAX_AGE", 6 * 3600)
+PASSWORD_RESET_TIMEOUT = EMAIL_TOKEN_MAX_AGE
+ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 7 * 24 * 3600)
+# "COUNT/SECONDS" per key, counted in the cache; each can be overridden, e.g.
+# RATE_LIMIT_PROJECT_CREATE_USER=100/3600. PyPI's numbers where it has them.
+RATE_LIMITS = {
+    name: env(f"RATE_LIMIT_{name.upper()}", default)
+    for name, default in {
+        "login_user": "10/300",
+        "login_ip": "10/300",
+        "two_factor_user": "5/300",
+        "two_factor_ip": "10/300",
+        "password_reset_user": "5/86400",
+        "password_reset_ip": "20/3600",
+        "register_ip": "10/3600",
+        "email_add_user": "5/86400",
+        "project_create_user": "20/3600",
+        "project_create_ip": "40/3600",
+    }.items()
+}
+
+# --- Mail -----------------------------------------------------------------------------------
+# EMAIL_URL (smtp://user:pass@host:587, smtp+tls://..., smtps://...) or the usual EMAIL_HOST,
+# EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL send over SMTP;
+# with neither, each message is written to a file under DATA_DIR/mail to open by hand.
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "noreply@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if env("EMAIL_URL"):
+    _email = urlparse(env("EMAIL_URL"))
+    if _email.scheme not in {"smtp", "smtp+tls", "smtps"}:
+        raise ImproperlyConfigured(f"EMAIL_URL scheme {_email.scheme!r} is not supported")
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or (465 if _email.scheme == "smtps" else 25)
+    EMAIL_HOST_USER = unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
+    EMAIL_USE_TLS = _email.scheme == "smtp+tls"
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+elif env("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("EMAIL_HOST")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "mail"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("packages.urls")),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

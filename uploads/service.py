@@ -20,10 +20,11 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from packaging.utils import canonicalize_name
 
+from accounts import ratelimits
 from accounts.models import ApiToken
-from packages import filenames, permissions
+from packages import collaboration, filenames, permissions
 from packages.filenames import FilenameError
-from packages.models import File, FilenameRegistry, PackageType, Project
+from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from uploads.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
@@ -44,6 +45,7 @@ class Uploader:
     user: AbstractBaseUser
     token: ApiToken | None
     user_agent: str = ""
+    ip_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
                 f"module name). See {settings.HELP_URL}#project-name for more information."
             )
         denial = permissions.can_create_project(user=uploader.user, token=uploader.token)
+        if denial is None:
+            try:
+                ratelimits.check(
+                    *_creation_limits(uploader), message="Too many new projects created"
+                )
+            except ratelimits.RateLimited as exc:
+                raise UploadError(429, exc.message) from None
     else:
         denial = permissions.can_upload(user=uploader.user, project=project, token=uploader.token)
     if denial is not None:
@@ -204,6 +213,11 @@ def _insert_rows(
     project = find_project(form.name)
     if project is None:
         project = create_project(name=form.name, owner=uploader.user)
+        _record_event(project, collaboration.EventTag.PROJECT_CREATE, uploader)
+        _record_event(
+            project, collaboration.EventTag.ROLE_ADD, uploader, role_name=RoleName.OWNER.value
+        )
+        transaction.on_commit(lambda: ratelimits.hit(*_creation_limits(uploader)))
     else:
         _check_may_upload(form=form, project=project, uploader=uploader)
         # Lock the project row: limits, release ordering and totals are per project.
@@ -268,7 +282,30 @@ def _insert_rows(
         uploaded_via=uploader.user_agent[:300],
         metadata_sha256=hashlib.sha256(metadata).hexdigest() if metadata is not None else "",
     )
+    _record_event(
+        project,
+        collaboration.EventTag.FILE_ADD,
+        uploader,
+        filename=filename,
+        version=release.version,
+        token=uploader.token.identifier if uploader.token else None,
+        uploaded_via=uploader.user_agent[:300],
+    )
     return UploadResult(file=file, created=True)
+
+
+def _creation_limits(uploader: Uploader) -> tuple[tuple[str, object], ...]:
+    return (("project_create_user", uploader.user.pk), ("project_create_ip", uploader.ip_address))
+
+
+def _record_event(project: Project, tag: str, uploader: Uploader, **additional: object) -> None:
+    collaboration.record_project_event(
+        project=project,
+        tag=tag,
+        user=uploader.user,
+        ip_address=uploader.ip_address,
+        **additional,
+    )
 
 
 def _megabytes(limit: int) -> str:

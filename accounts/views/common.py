@@ -1,0 +1,35 @@
+"""Helpers the account and collaboration views share."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts.ratelimits import RateLimited
+
+
+def site_url(request: HttpRequest) -> str:
+    """This site's origin, for links in mail."""
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def next_url(request: HttpRequest, default: str = "/manage/account/") -> str:
+    """The `next` parameter if it points back into this site, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def too_many_requests(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    response = render(
+        request,
+        "accounts/rate_limited.html",
+        {"message": exc.message, "retry_after": exc.retry_after},
+        status=429,
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
