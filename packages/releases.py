@@ -11,9 +11,11 @@ from django.utils import timezone
 from packaging.utils import canonicalize_version
 from packaging.version import Version
 
+from packages.jobs import render_description
 from packages.journal import record_change
 from packages.models import File, FilenameRegistry, Project, Release, Role, RoleName
 from packages.names import normalize_name, ultranormalize_name
+from pypi_site.jobs import enqueue
 
 
 class ReleaseNotFound(LookupError):
@@ -65,6 +67,7 @@ def create_release(
     )
     _reorder_releases(project)
     record_change(project=project, action="new release", version=version, user=user)
+    enqueue(render_description, release.pk)
     return release
 
 

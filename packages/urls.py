@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
-from packages.views import collaboration, index, pages
+from packages import feeds
+from packages.views import collaboration, index, manage, pages
 
 urlpatterns = [
     # Simple API (pip, uv).
@@ -20,6 +21,55 @@ urlpatterns = [
     # Website.
     path("project/<str:name>/", pages.project_detail, name="project-detail"),
     path("project/<str:name>/<str:version>/", pages.project_detail, name="release-detail"),
+    path("", pages.home, name="home"),
+    path("search/", pages.search, name="search"),
+    path("classifiers/", pages.classifiers, name="classifiers"),
+    path("user/<str:username>/", pages.user_detail, name="user-detail"),
+    path("rss/updates.xml", feeds.LatestUpdatesFeed(), name="rss-updates"),
+    path("rss/packages.xml", feeds.NewestProjectsFeed(), name="rss-packages"),
+    path(
+        "rss/project/<str:name>/releases.xml",
+        feeds.ProjectReleasesFeed(),
+        name="rss-project-releases",
+    ),
+    # Owners' management.
+    path("manage/projects/", manage.projects, name="manage-projects"),
+    path(
+        "manage/project/<str:name>/releases/",
+        manage.project_releases,
+        name="manage-project-releases",
+    ),
+    path(
+        "manage/project/<str:name>/release/<str:version>/",
+        manage.release_detail,
+        name="manage-release",
+    ),
+    path(
+        "manage/project/<str:name>/release/<str:version>/yank/",
+        manage.yank,
+        name="manage-release-yank",
+    ),
+    path(
+        "manage/project/<str:name>/release/<str:version>/unyank/",
+        manage.unyank,
+        name="manage-release-unyank",
+    ),
+    path(
+        "manage/project/<str:name>/release/<str:version>/delete/",
+        manage.delete_release,
+        name="manage-release-delete",
+    ),
+    path(
+        "manage/project/<str:name>/release/<str:version>/file/<int:file_id>/delete/",
+        manage.delete_file,
+        name="manage-file-delete",
+    ),
+    path(
+        "manage/project/<str:name>/settings/",
+        manage.project_settings,
+        name="manage-project-settings",
+    ),
+    path("manage/project/<str:name>/history/", manage.history, name="manage-project-history"),
     # Collaborators.
     path(
         "manage/project/<str:name>/collaboration/",

@@ -188,6 +188,7 @@ STORAGES = {
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Uploads --------------------------------------------------------------------------------
 # PyPI's defaults: 100 MiB a file, 10 GiB a project; staff may raise a project's file limit

@@ -16,6 +16,9 @@ def _isolated_state(settings, tmp_path):
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": tmp_path / "files"},
         },
+        # Plain names, so pages render without a prior collectstatic (hashed names are
+        # tested in tests/packages/test_pages.py).
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     cache.clear()
     local_pages.clear()

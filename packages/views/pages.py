@@ -1,12 +1,121 @@
-"""The public website: project pages."""
+"""The public website: home, search, project and release pages, user pages, classifiers."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from dataclasses import dataclass
+from itertools import groupby
+from urllib.parse import urlsplit
 
-from packages.releases import find_project
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Prefetch
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    QueryDict,
+)
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+from trove_classifiers import deprecated_classifiers, sorted_classifiers
+
+from packages import permissions
+from packages.api import latest_release
+from packages.forms import SearchForm
+from packages.models import File, Project, Release, Role
+from packages.releases import canonical_version, find_project
+from packages.search import Order, search_projects, with_latest_release
+from packages.views.index import files_base_url
+
+COUNTS_CACHE_SECONDS = 300
+NEWEST_RELEASES = 10
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    newest = (
+        Release.objects.filter(project__in=Project.objects.visible())
+        .select_related("project")
+        .only("version", "summary", "created", "yanked", "is_prerelease", "project__name")
+        .order_by("-created")[:NEWEST_RELEASES]
+    )
+    counts = {key: f"{value:,}" for key, value in site_counts().items()}
+    return render(request, "packages/home.html", {"counts": counts, "newest_releases": newest})
+
+
+def site_counts() -> dict[str, int]:
+    """Counted at most every few minutes: exact counts of large tables are not free."""
+
+    def count() -> dict[str, int]:
+        return {
+            "projects": Project.objects.visible().count(),
+            "releases": Release.objects.count(),
+            "files": File.objects.count(),
+            "users": get_user_model().objects.filter(is_active=True).count(),
+        }
+
+    return cache.get_or_set("site-counts", count, COUNTS_CACHE_SECONDS)
+
+
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    params = form.parameters()
+    results = None
+    if params["query"] or params["classifiers"]:
+        results = search_projects(**params)
+    return render(
+        request,
+        "packages/search.html",
+        {
+            "params": params,
+            "results": results,
+            "orders": Order.choices,
+            "filter_groups": classifier_groups(FILTER_GROUPS),
+            "previous_query": _search_query(params, page=params["page"] - 1),
+            "next_query": _search_query(params, page=params["page"] + 1),
+        },
+    )
+
+
+def _search_query(params: dict, *, page: int) -> str:
+    query = QueryDict(mutable=True)
+    query["q"] = params["query"]
+    query.setlist("c", params["classifiers"])
+    query["o"] = params["order"]
+    query["page"] = str(page)
+    return query.urlencode()
+
+
+# Groups offered as filters beside the results; every other classifier is on /classifiers/.
+FILTER_GROUPS = (
+    "Development Status",
+    "Intended Audience",
+    "Operating System",
+    "Programming Language",
+    "Typing",
+)
+
+
+@require_safe
+def classifiers(request: HttpRequest) -> HttpResponse:
+    return render(request, "packages/classifiers.html", {"groups": classifier_groups()})
+
+
+def classifier_groups(only: tuple[str, ...] = ()) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group, [(classifier, label without the group)]) for the current trove classifiers."""
+
+    def top(classifier: str) -> str:
+        return classifier.split(" :: ", 1)[0]
+
+    current = (c for c in sorted_classifiers if c not in deprecated_classifiers)
+    return [
+        (group, [(c, c.partition(" :: ")[2] or c) for c in members])
+        for group, members in groupby(current, key=top)
+        if not only or group in only
+    ]
 
 
 @require_safe
@@ -14,4 +123,122 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
     project = find_project(name)
     if project is None:
         raise Http404(f"No project named {name!r}")
-    return render(request, "packages/project_detail.html", {"project": project})
+    page = project_page(project, version=version)
+    if name != project.name or (version is not None and version != page.release.version):
+        args = [project.name] if version is None else [project.name, page.release.version]
+        target = reverse("project-detail" if version is None else "release-detail", args=args)
+        return HttpResponsePermanentRedirect(target)
+    can_manage = request.user.is_authenticated and not permissions.can_manage(
+        user=request.user, project=project
+    )
+    return render(
+        request,
+        "packages/project_detail.html",
+        {
+            "project": project,
+            "page": page,
+            "release": page.release,
+            "files_url": files_base_url(request),
+            "can_manage": can_manage,
+        },
+    )
+
+
+@dataclass
+class ProjectPage:
+    release: Release
+    latest: Release
+    releases: list[Release]
+    files: list[File]
+    roles: list[Role]
+    links: list[tuple[str, str]]
+    classifiers: list[tuple[str, list[tuple[str, str]]]]
+
+    @property
+    def is_latest(self) -> bool:
+        return self.release.pk == self.latest.pk
+
+    @property
+    def description_html(self) -> str:
+        return self.release.description_html
+
+
+def project_page(project: Project, *, version: str | None) -> ProjectPage:
+    """Everything a project page shows, in four queries whatever the number of releases:
+    the history (without long text), the shown release in full, its files, the roles."""
+    releases = list(
+        Release.objects.filter(project=project)
+        .only(
+            "id",
+            "project_id",
+            "version",
+            "canonical_version",
+            "created",
+            "yanked",
+            "yanked_reason",
+            "is_prerelease",
+            "sort_order",
+        )
+        .order_by("-sort_order")
+    )
+    latest = latest_release(releases)
+    if latest is None:
+        raise Http404(f"Project {project.name!r} has no releases")
+    shown = latest
+    if version is not None:
+        wanted = canonical_version(version)
+        shown = next((r for r in releases if r.canonical_version == wanted), None)
+        if shown is None:
+            raise Http404(f"No release {version} of project {project.name!r}")
+    release = Release.objects.prefetch_related(
+        Prefetch("files", queryset=File.objects.order_by("packagetype", "filename"))
+    ).get(pk=shown.pk)
+    roles = list(
+        Role.objects.filter(project=project)
+        .select_related("user")
+        .order_by("role_name", "user__username")
+    )
+    return ProjectPage(
+        release=release,
+        latest=latest,
+        releases=releases,
+        files=list(release.files.all()),
+        roles=roles,
+        links=project_links(release),
+        classifiers=grouped_classifiers(release.classifiers),
+    )
+
+
+def project_links(release: Release) -> list[tuple[str, str]]:
+    """(label, URL) pairs from the metadata; only http(s) URLs become links, since metadata is
+    whatever the uploader typed (a `javascript:` URL must never reach an href)."""
+    candidates = []
+    if release.home_page:
+        candidates.append(("Homepage", release.home_page))
+    if release.download_url:
+        candidates.append(("Download", release.download_url))
+    if isinstance(release.project_urls, dict):
+        candidates.extend(release.project_urls.items())
+    return [
+        (str(label), str(url))
+        for label, url in candidates
+        if urlsplit(str(url).strip()).scheme in {"http", "https"}
+    ]
+
+
+def grouped_classifiers(values: list) -> list[tuple[str, list[tuple[str, str]]]]:
+    """A release's classifiers as (group, [(classifier, label without the group)])."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for classifier in values if isinstance(values, list) else []:
+        top, _, rest = str(classifier).partition(" :: ")
+        groups.setdefault(top, []).append((str(classifier), rest or top))
+    return list(groups.items())
+
+
+@require_safe
+def user_detail(request: HttpRequest, username: str) -> HttpResponse:
+    user = get_object_or_404(get_user_model(), username=username, is_active=True)
+    projects = with_latest_release(
+        Project.objects.visible().filter(roles__user=user).order_by("normalized_name")
+    )
+    return render(request, "packages/user_detail.html", {"profile": user, "projects": projects})

@@ -1,0 +1,108 @@
+"""RSS feeds, as PyPI publishes them: newest releases, newest projects, one project's releases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.syndication.views import Feed
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+from django.utils.feedgenerator import Rss201rev2Feed
+
+from packages.models import Project, Release
+from packages.releases import find_project
+
+# The lengths PyPI uses.
+UPDATES = 100
+NEW_PROJECTS = 40
+PROJECT_RELEASES = 40
+
+
+class _XmlFeed(Rss201rev2Feed):
+    content_type = "text/xml; charset=utf-8"
+
+
+class _ReleaseItems:
+    def item_title(self, item: Release) -> str:
+        return f"{item.project.name} {item.version}"
+
+    def item_description(self, item: Release) -> str:
+        return item.summary
+
+    def item_link(self, item: Release) -> str:
+        return reverse("release-detail", args=[item.project.name, item.version])
+
+    def item_pubdate(self, item: Release) -> datetime:
+        return item.created
+
+    def item_author_email(self, item: Release) -> str:
+        return item.author_email
+
+
+class LatestUpdatesFeed(_ReleaseItems, Feed):
+    feed_type = _XmlFeed
+    title = "Package index: latest updates"
+    link = "/"
+    description = "The newest releases on this index."
+
+    def items(self) -> list[Release]:
+        return list(
+            Release.objects.filter(project__in=Project.objects.visible())
+            .select_related("project")
+            .only("version", "summary", "created", "author_email", "project__name")
+            .order_by("-created")[:UPDATES]
+        )
+
+
+class NewestProjectsFeed(Feed):
+    feed_type = _XmlFeed
+    title = "Package index: newest packages"
+    link = "/"
+    description = "The newest projects on this index."
+
+    def items(self) -> list[Project]:
+        return list(
+            Project.objects.visible()
+            .filter(Exists(Release.objects.filter(project=OuterRef("pk"))))
+            .order_by("-created")[:NEW_PROJECTS]
+        )
+
+    def item_title(self, item: Project) -> str:
+        return f"{item.name} added to the index"
+
+    def item_description(self, item: Project) -> str:
+        return ""
+
+    def item_link(self, item: Project) -> str:
+        return reverse("project-detail", args=[item.name])
+
+    def item_pubdate(self, item: Project) -> datetime:
+        return item.created
+
+
+class ProjectReleasesFeed(_ReleaseItems, Feed):
+    feed_type = _XmlFeed
+
+    def get_object(self, request: HttpRequest, name: str) -> Project:
+        project = find_project(name)
+        if project is None or project.is_quarantined:
+            raise Http404(f"No project named {name!r}")
+        return project
+
+    def title(self, obj: Project) -> str:
+        return f"Package index: recent updates for {obj.name}"
+
+    def link(self, obj: Project) -> str:
+        return reverse("project-detail", args=[obj.name])
+
+    def description(self, obj: Project) -> str:
+        return f"Recent updates to the index for {obj.name}"
+
+    def items(self, obj: Project) -> list[Release]:
+        return list(
+            Release.objects.filter(project=obj)
+            .select_related("project")
+            .only("version", "summary", "created", "author_email", "project__name")
+            .order_by("-created")[:PROJECT_RELEASES]
+        )

@@ -1,0 +1,63 @@
+"""Forms of the packages app: search parameters and the owners' confirmations."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import QueryDict
+from trove_classifiers import classifiers as known_classifiers
+
+from packages.search import MAX_RESULTS, PAGE_SIZE, Order
+
+
+class SearchForm(forms.Form):
+    """`/search/?q=&c=&o=&page=`; unknown classifiers and orders are ignored, not errors."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search projects")
+    c = forms.MultipleChoiceField(required=False, label="Classifiers")
+    o = forms.ChoiceField(required=False, choices=Order.choices, label="Order by")
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_RESULTS // PAGE_SIZE)
+
+    def __init__(self, data: QueryDict) -> None:
+        data = data.copy()
+        wanted = dict.fromkeys(c for c in data.getlist("c") if c in known_classifiers)
+        data.setlist("c", list(wanted)[:10])
+        super().__init__(data)
+        self.fields["c"].choices = [(c, c) for c in data.getlist("c")]
+
+    def parameters(self) -> dict:
+        """Cleaned values; a field that does not validate takes its default."""
+        self.is_valid()
+        cleaned = self.cleaned_data
+        return {
+            "query": cleaned.get("q") or "",
+            "classifiers": cleaned.get("c") or [],
+            "order": cleaned.get("o") or Order.RELEVANCE,
+            "page": cleaned.get("page") or 1,
+        }
+
+
+class YankForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Reason (optional)",
+        help_text="Shown to people who install this version anyway, and on its page.",
+        widget=forms.TextInput,
+    )
+
+
+class ConfirmForm(forms.Form):
+    """Destructive actions: the owner types the name of what goes, as on PyPI."""
+
+    confirm = forms.CharField(max_length=255, label="Type the name to confirm")
+
+    def __init__(self, *args, expected: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected = expected
+        self.fields["confirm"].label = f"Type “{expected}” to confirm"
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.expected:
+            raise forms.ValidationError(f"That is not “{self.expected}”; nothing was deleted.")
+        return value

@@ -1,0 +1,204 @@
+"""Owners' pages under /manage/: their projects, releases, yanking, deletion and history.
+
+Every page asks packages.permissions; every change goes through packages.releases (which
+journals it and removes stored files on commit) and is recorded as a ProjectEvent.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from packages import permissions, releases
+from packages.forms import ConfirmForm, YankForm
+from packages.models import File, Project, ProjectEvent, Release, Role
+from packages.search import with_latest_release
+
+HISTORY_PAGE_SIZE = 50
+
+
+class EventTag:
+    # Warehouse's names for these project events.
+    RELEASE_YANK = "project:release:yank"
+    RELEASE_UNYANK = "project:release:unyank"
+    RELEASE_REMOVE = "project:release:remove"
+    FILE_REMOVE = "project:release:file:remove"
+    PROJECT_REMOVE = "project:remove"
+
+
+def _managed_project(request: HttpRequest, name: str) -> Project:
+    """The project, if this user may manage it: 404 for no such project, 403 otherwise."""
+    project = releases.find_project(name)
+    if project is None:
+        raise Http404(f"No project named {name!r}")
+    denial = permissions.can_manage(user=request.user, project=project)
+    if denial is not None:
+        raise PermissionDenied(denial.message)
+    return project
+
+
+def _release(project: Project, version: str) -> Release:
+    release = releases.find_release(project=project, version=version)
+    if release is None:
+        raise Http404(f"No release {version} of project {project.name!r}")
+    release.project = project
+    return release
+
+
+def _record_event(request: HttpRequest, project: Project, tag: str, **additional) -> None:
+    ProjectEvent.objects.create(
+        project=project if project.pk else None,
+        project_name=project.name,
+        tag=tag,
+        user=request.user,
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+        additional={"submitted_by": request.user.get_username(), **additional},
+    )
+
+
+@login_required
+@require_safe
+def projects(request: HttpRequest) -> HttpResponse:
+    user: AbstractBaseUser = request.user
+    roles = dict(Role.objects.filter(user=user).values_list("project_id", "role_name"))
+    owned = with_latest_release(Project.objects.filter(pk__in=roles)).order_by("normalized_name")
+    rows = [(project, roles[project.pk]) for project in owned]
+    return render(request, "manage/projects.html", {"rows": rows})
+
+
+@login_required
+@require_safe
+def project_releases(request: HttpRequest, name: str) -> HttpResponse:
+    project = _managed_project(request, name)
+    rows = project.releases.order_by("-sort_order").only(
+        "version", "created", "yanked", "yanked_reason", "is_prerelease", "project_id"
+    )
+    context = {"project": project, "releases": rows, "tab": "releases"}
+    return render(request, "manage/releases.html", context)
+
+
+@login_required
+@require_safe
+def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    project = _managed_project(request, name)
+    release = _release(project, version)
+    return render(request, "manage/release.html", _release_context(project, release))
+
+
+def _release_context(
+    project: Project, release: Release, *, file_errors: dict[int, list[str]] | None = None, **forms
+) -> dict:
+    files = list(release.files.order_by("packagetype", "filename"))
+    for file in files:
+        file.confirm_errors = (file_errors or {}).get(file.pk, [])
+    return {
+        "project": project,
+        "release": release,
+        "files": files,
+        "tab": "releases",
+        "yank_form": forms.get("yank_form") or YankForm(),
+        "delete_form": forms.get("delete_form") or ConfirmForm(expected=release.version),
+    }
+
+
+@login_required
+@require_POST
+def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    project = _managed_project(request, name)
+    release = _release(project, version)
+    form = YankForm(request.POST)
+    if not form.is_valid():
+        context = _release_context(project, release, yank_form=form)
+        return render(request, "manage/release.html", context, status=400)
+    reason = form.cleaned_data["reason"]
+    with transaction.atomic():
+        releases.yank_release(release=release, reason=reason, user=request.user)
+        _record_event(
+            request, project, EventTag.RELEASE_YANK, version=release.version, reason=reason
+        )
+    messages.success(request, f"Yanked release {release.version}.")
+    return redirect("manage-release", project.name, release.version)
+
+
+@login_required
+@require_POST
+def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    project = _managed_project(request, name)
+    release = _release(project, version)
+    with transaction.atomic():
+        releases.unyank_release(release=release, user=request.user)
+        _record_event(request, project, EventTag.RELEASE_UNYANK, version=release.version)
+    messages.success(request, f"Un-yanked release {release.version}.")
+    return redirect("manage-release", project.name, release.version)
+
+
+@login_required
+@require_POST
+def delete_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    project = _managed_project(request, name)
+    release = _release(project, version)
+    form = ConfirmForm(request.POST, expected=release.version)
+    if not form.is_valid():
+        context = _release_context(project, release, delete_form=form)
+        return render(request, "manage/release.html", context, status=400)
+    with transaction.atomic():
+        releases.delete_release(release=release, user=request.user)
+        _record_event(request, project, EventTag.RELEASE_REMOVE, version=release.version)
+    messages.success(request, f"Deleted release {release.version}.")
+    return redirect("manage-project-releases", project.name)
+
+
+@login_required
+@require_POST
+def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> HttpResponse:
+    project = _managed_project(request, name)
+    release = _release(project, version)
+    file = get_object_or_404(File, pk=file_id, release=release)
+    form = ConfirmForm(request.POST, expected=file.filename)
+    if not form.is_valid():
+        context = _release_context(
+            project, release, file_errors={file.pk: form.errors.get("confirm", [])}
+        )
+        return render(request, "manage/release.html", context, status=400)
+    file.release = release
+    with transaction.atomic():
+        releases.delete_file(file=file, user=request.user)
+        _record_event(
+            request, project, EventTag.FILE_REMOVE, version=release.version, filename=file.filename
+        )
+    messages.success(request, f"Deleted file {file.filename}.")
+    return redirect("manage-release", project.name, release.version)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def project_settings(request: HttpRequest, name: str) -> HttpResponse:
+    """Project settings; for now the one setting is deleting the project."""
+    project = _managed_project(request, name)
+    form = ConfirmForm(request.POST or None, expected=project.name)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            _record_event(request, project, EventTag.PROJECT_REMOVE)
+            releases.delete_project(project=project, user=request.user)
+        messages.success(request, f"Deleted project {project.name}.")
+        return redirect("manage-projects")
+    context = {"project": project, "form": form, "tab": "settings"}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "manage/settings.html", context, status=status)
+
+
+@login_required
+@require_safe
+def history(request: HttpRequest, name: str) -> HttpResponse:
+    project = _managed_project(request, name)
+    events = ProjectEvent.objects.filter(project=project).select_related("user").order_by("-time")
+    page = Paginator(events, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"project": project, "page": page, "tab": "history"}
+    return render(request, "manage/history.html", context)
