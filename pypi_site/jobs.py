@@ -1,23 +1,63 @@
 """The one way to run background work.
 
 Without REDIS_URL a job runs in-process once the current transaction commits; with it the job
-goes to django-rq and `manage.py rqworker` runs it. RQ's own synchronous mode is no substitute
+goes to django-rq and `manage.py rqworker --with-scheduler` runs it (the scheduler is what puts
+a failed job back on the queue after its backoff). RQ's own synchronous mode is no substitute
 because it still opens a Redis connection.
+
+Jobs take ids, not rows, and must be safe to run twice: a retry, or a job enqueued twice for
+the same change, must leave the same result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# Seconds before the first, second and third retry of a failed job; then it stays failed (and
+# shows in django-rq's "failed" list in admin).
+RETRY_INTERVALS = [10, 60, 300]
+QUEUE = "default"
 
 
 def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     if settings.REDIS_URL:
-        import django_rq
-
-        transaction.on_commit(lambda: django_rq.enqueue(func, *args, **kwargs))
+        transaction.on_commit(lambda: enqueue_now(func, *args, **kwargs))
     else:
-        transaction.on_commit(lambda: func(*args, **kwargs))
+        transaction.on_commit(lambda: run_inline(func, *args, **kwargs))
+
+
+def enqueue_now(func: Callable[..., Any], *args: Any, **kwargs: Any):
+    """Put the job on the queue at once (commands and tests; request code uses `enqueue`)."""
+    import django_rq
+    from rq import Retry
+
+    queue = django_rq.get_queue(QUEUE)
+    return queue.enqueue_call(
+        func=func,
+        args=args,
+        kwargs=kwargs,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+    )
+
+
+def run_inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Embedded mode: run once, now. The write that enqueued the job has committed, so a
+    failure is logged rather than turned into an error for the request that caused it."""
+    try:
+        func(*args, **kwargs)
+    except Exception:
+        logger.exception("Job %s failed", getattr(func, "__qualname__", func))
+
+
+def send_email(*, subject: str, body: str, to: Sequence[str]) -> None:
+    """Mail is sent from a job so a slow or failing mail server never holds up a request; the
+    job retries on failure."""
+    send_mail(subject, body, None, list(to))

@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("packages.urls")),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    # Queues, workers and failed jobs; every view requires a staff login.
+    path("django-rq/", include("django_rq.urls")),
 ]

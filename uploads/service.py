@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from accounts import ratelimits
 from accounts.models import ApiToken
-from packages import collaboration, filenames, permissions
+from packages import collaboration, filenames, flags, moderation, permissions
 from packages.filenames import FilenameError
 from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name
@@ -92,13 +92,17 @@ def upload_file(
 
 
 def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Uploader) -> None:
-    """Check 7 (and the project-creation rule of check 6)."""
+    """Check 6 (registration flag, then names: stdlib, prohibited, confusable) and check 7."""
     if project is None:
+        if (denial := flags.project_registration_denial()) is not None:
+            raise UploadError(403, denial.message)
         if is_stdlib_name(form.name):
             raise bad_request(
                 f"The name {form.name!r} isn't allowed (conflict with Python Standard Library "
                 f"module name). See {settings.HELP_URL}#project-name for more information."
             )
+        if (denial := moderation.new_project_name_denial(form.name)) is not None:
+            raise bad_request(denial.message)
         denial = permissions.can_create_project(user=uploader.user, token=uploader.token)
         if denial is None:
             try:
@@ -108,7 +112,9 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
             except ratelimits.RateLimited as exc:
                 raise UploadError(429, exc.message) from None
     else:
-        denial = permissions.can_upload(user=uploader.user, project=project, token=uploader.token)
+        denial = permissions.can_upload(
+            user=uploader.user, project=project, token=uploader.token
+        ) or moderation.quarantine_denial(project)
     if denial is not None:
         raise UploadError(403, denial.message)
 

@@ -11,6 +11,7 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.tokens import find_api_token, record_token_use
+from packages import flags
 from uploads.checks import UploadError, validate_form
 from uploads.service import Uploader, upload_file
 from uploads.streaming import HashingUploadHandler
@@ -74,6 +75,8 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
     handler = HashingUploadHandler(request)
     files: dict = {}
     try:
+        if (denial := flags.upload_denial()) is not None:
+            raise UploadError(403, denial.message)  # Check 0b comes before authentication.
         uploader = authenticate(request)
         if not request.content_type.startswith("multipart/form-data"):
             raise UploadError(400, "Upload payload does not have a file.")

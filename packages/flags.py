@@ -1,0 +1,98 @@
+"""Site-wide admin flags (Warehouse `admin_flags`): read-only mode, no new uploads, no new
+projects, no new users. Each flag can show a banner on every page.
+
+The upload endpoint asks on every request, so the enabled set is cached for a few seconds
+instead of queried each time; saving or deleting a flag clears the cache (see packages/apps.py).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+
+from packages.models import AdminFlag
+from packages.permissions import Denial
+
+Flag = AdminFlag.Flag
+
+CACHE_KEY = "admin-flags:enabled:v1"
+# Short enough that every app server (each with its own locmem cache in embedded mode) follows a
+# change within seconds; long enough that uploads and pages cost no query.
+CACHE_SECONDS = 10
+
+DEFAULT_BANNERS = {
+    Flag.READ_ONLY: "The index is in read-only mode: uploads are temporarily disabled.",
+    Flag.DISALLOW_NEW_UPLOAD: "New uploads are temporarily disabled.",
+    Flag.DISALLOW_NEW_PROJECT_REGISTRATION: "New project registration is temporarily disabled.",
+    Flag.DISALLOW_NEW_USER_REGISTRATION: "New user registration is temporarily disabled.",
+}
+
+
+def enabled_flags() -> dict[str, str]:
+    """Enabled flag ids mapped to their banner text: one query every CACHE_SECONDS at most."""
+    flags = cache.get(CACHE_KEY)
+    if flags is None:
+        flags = dict(AdminFlag.objects.filter(enabled=True).values_list("id", "banner"))
+        cache.set(CACHE_KEY, flags, CACHE_SECONDS)
+    return flags
+
+
+def is_enabled(flag: str) -> bool:
+    return flag in enabled_flags()
+
+
+def clear_cache() -> None:
+    cache.delete(CACHE_KEY)
+
+
+def banners() -> list[str]:
+    """Banner texts of the enabled flags, in a stable order."""
+    flags = enabled_flags()
+    return [flags[f] or DEFAULT_BANNERS.get(f, f) for f in Flag.values if f in flags]
+
+
+def set_flag(
+    *, flag: str, enabled: bool, banner: str | None = None, by: AbstractBaseUser | None = None
+) -> AdminFlag:
+    """Switch a flag on or off (creating its row), optionally with a new banner."""
+    row, _created = AdminFlag.objects.get_or_create(id=Flag(flag).value)
+    row.enabled = enabled
+    if banner is not None:
+        row.banner = banner
+    row.save()
+    clear_cache()
+    return row
+
+
+def upload_denial() -> Denial | None:
+    """Warehouse check 0b, before authentication: the site takes no uploads at all."""
+    flags = enabled_flags()
+    if Flag.READ_ONLY in flags:
+        return Denial("Read-only mode: Uploads are temporarily disabled.")
+    if Flag.DISALLOW_NEW_UPLOAD in flags:
+        return Denial(
+            "New uploads are temporarily disabled. "
+            f"See {settings.HELP_URL}#admin-intervention for more information."
+        )
+    return None
+
+
+def project_registration_denial() -> Denial | None:
+    """Part of Warehouse check 6: an upload that would create a project."""
+    if is_enabled(Flag.DISALLOW_NEW_PROJECT_REGISTRATION):
+        return Denial(
+            "New project registration temporarily disabled. "
+            f"See {settings.HELP_URL}#admin-intervention for more details."
+        )
+    return None
+
+
+def user_registration_denial() -> Denial | None:
+    """For the sign-up page: no new accounts while the flag is on."""
+    if is_enabled(Flag.DISALLOW_NEW_USER_REGISTRATION):
+        return Denial(
+            "New user registration temporarily disabled. "
+            f"See {settings.HELP_URL}#admin-intervention for more details."
+        )
+    return None

@@ -1,0 +1,362 @@
+"""What staff do to projects, names and users: the domain functions behind the admin actions
+and the moderation commands (Warehouse `admin/views/projects.py`, `admin/views/users.py`).
+
+Every action takes who did it (`by`, None from a command) and why (`reason`). Project actions
+journal the change with its author, as Warehouse does, and keep the reason in a ProjectEvent:
+the journal is public (mirrors read it) while events are the staff's and owners' record. User
+actions go to the user's security history (UserEvent) and, with their author, to Django admin's
+log.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.contenttypes.models import ContentType
+from django.core import signing
+from django.db import transaction
+
+from accounts import freezing, passwords, twofactor
+from accounts.events import record_user_event
+from packages import flags, releases
+from packages.journal import record_change
+from packages.models import (
+    File,
+    LifecycleStatus,
+    ProhibitedProjectName,
+    Project,
+    ProjectEvent,
+    Release,
+    Role,
+)
+from packages.names import normalize_name, ultranormalize_name
+from packages.permissions import Denial
+
+# PyPI's bounds for a project's limits (reference section 6): a file limit between 100 MiB and
+# the hard cap, a total of at least the site default. None means "the site default".
+MIN_UPLOAD_LIMIT = 100 * 1024**2
+
+
+class ModerationError(ValueError):
+    """An action that cannot be done as asked; the message is for the staff member."""
+
+
+def record_event(
+    *,
+    project: Project,
+    tag: str,
+    by: AbstractBaseUser | None,
+    reason: str = "",
+    **additional: object,
+) -> ProjectEvent:
+    return ProjectEvent.objects.create(
+        project=project if project.pk else None,
+        project_name=project.name,
+        tag=tag,
+        user=_user_or_none(by),
+        additional={
+            "submitted_by": by.get_username() if _user_or_none(by) else "",
+            "reason": reason,
+            **additional,
+        },
+    )
+
+
+def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
+
+
+# --- Projects -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def quarantine_project(
+    *,
+    project: Project,
+    reason: str,
+    by: AbstractBaseUser | None = None,
+    freeze_users: bool = False,
+) -> bool:
+    """Hide a project from the simple index and the JSON API and refuse uploads to it (PEP 792
+    `quarantined`). With `freeze_users`, also freeze everyone with a role on it, as Warehouse
+    does for malware. Returns False if it was already quarantined."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if project.is_quarantined:
+        return False
+    Project.objects.filter(pk=project.pk).update(
+        lifecycle_status=LifecycleStatus.QUARANTINE_ENTER, lifecycle_note=reason
+    )
+    project.lifecycle_status, project.lifecycle_note = LifecycleStatus.QUARANTINE_ENTER, reason
+    record_event(project=project, tag="project:quarantine:enter", by=by, reason=reason)
+    # The journal bumps the project's serial, so every cached page of it is rendered again.
+    record_change(project=project, action="project quarantined", user=by)
+    if freeze_users:
+        for role in Role.objects.filter(project=project).select_related("user"):
+            freeze_user(user=role.user, reason=f"Quarantine of {project.name}: {reason}", by=by)
+    return True
+
+
+@transaction.atomic
+def clear_quarantine(*, project: Project, reason: str, by: AbstractBaseUser | None = None) -> bool:
+    """Lift a quarantine; returns False if the project was not quarantined."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if not project.is_quarantined:
+        return False
+    Project.objects.filter(pk=project.pk).update(
+        lifecycle_status=LifecycleStatus.QUARANTINE_EXIT, lifecycle_note=reason
+    )
+    project.lifecycle_status, project.lifecycle_note = LifecycleStatus.QUARANTINE_EXIT, reason
+    record_event(project=project, tag="project:quarantine:exit", by=by, reason=reason)
+    record_change(project=project, action="project quarantine cleared", user=by)
+    return True
+
+
+def quarantine_denial(project: Project) -> Denial | None:
+    """Uploads to a quarantined project are refused until staff clear it."""
+    if project.is_quarantined:
+        return Denial(
+            f"Project '{project.name}' is quarantined and does not accept uploads. "
+            f"See {settings.HELP_URL}#admin-intervention for more information."
+        )
+    return None
+
+
+@transaction.atomic
+def remove_project(*, project: Project, reason: str, by: AbstractBaseUser | None = None) -> None:
+    """Delete a project, its releases, files and stored objects; its filenames stay reserved."""
+    record_event(project=project, tag="project:remove", by=by, reason=reason)
+    releases.delete_project(project=project, user=by)
+
+
+@transaction.atomic
+def remove_release(*, release: Release, reason: str, by: AbstractBaseUser | None = None) -> None:
+    record_event(
+        project=release.project,
+        tag="project:release:remove",
+        by=by,
+        reason=reason,
+        version=release.version,
+    )
+    releases.delete_release(release=release, user=by)
+
+
+@transaction.atomic
+def remove_file(*, file: File, reason: str, by: AbstractBaseUser | None = None) -> None:
+    record_event(
+        project=file.release.project,
+        tag="project:file:remove",
+        by=by,
+        reason=reason,
+        version=file.release.version,
+        filename=file.filename,
+    )
+    releases.delete_file(file=file, user=by)
+
+
+def check_limits(*, upload_limit: int | None, total_size_limit: int | None) -> None:
+    """Raise ModerationError unless both limits are within PyPI's bounds (None: default)."""
+    if upload_limit is not None and not (
+        MIN_UPLOAD_LIMIT <= upload_limit <= settings.MAX_UPLOAD_LIMIT
+    ):
+        raise ModerationError(
+            f"The file size limit must be between {MIN_UPLOAD_LIMIT // 1024**2} MiB and "
+            f"{settings.MAX_UPLOAD_LIMIT // 1024**2} MiB."
+        )
+    if total_size_limit is not None and total_size_limit < settings.DEFAULT_TOTAL_SIZE_LIMIT:
+        raise ModerationError(
+            "The total size limit must be at least the site default of "
+            f"{settings.DEFAULT_TOTAL_SIZE_LIMIT // 1024**3} GiB."
+        )
+
+
+@transaction.atomic
+def set_project_limits(
+    *,
+    project: Project,
+    upload_limit: int | None,
+    total_size_limit: int | None,
+    reason: str,
+    by: AbstractBaseUser | None = None,
+) -> None:
+    """Raise (or reset to the default, with None) a project's file and total size limits."""
+    check_limits(upload_limit=upload_limit, total_size_limit=total_size_limit)
+    Project.objects.filter(pk=project.pk).update(
+        upload_limit=upload_limit, total_size_limit=total_size_limit
+    )
+    project.upload_limit, project.total_size_limit = upload_limit, total_size_limit
+    record_event(
+        project=project,
+        tag="project:limits:set",
+        by=by,
+        reason=reason,
+        upload_limit=upload_limit,
+        total_size_limit=total_size_limit,
+    )
+    record_change(
+        project=project,
+        action=f"set upload limit {upload_limit or 'default'}, "
+        f"total size limit {total_size_limit or 'default'}",
+        user=by,
+    )
+
+
+# --- Names ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def prohibit_name(
+    *, name: str, comment: str, by: AbstractBaseUser | None = None
+) -> ProhibitedProjectName:
+    """Block a name, and every confusable spelling of it, for new projects. An existing project
+    of that name is left alone (remove it separately). Prohibiting twice updates the comment."""
+    normalized = normalize_name(name)
+    prohibition, created = ProhibitedProjectName.objects.update_or_create(
+        normalized_name=normalized,
+        defaults={
+            "name": name,
+            "ultranormalized_name": ultranormalize_name(name),
+            "comment": comment,
+            "prohibited_by": _user_or_none(by),
+        },
+    )
+    project = Project.objects.filter(normalized_name=normalized).first()
+    if project is not None:
+        record_event(project=project, tag="project:name:prohibit", by=by, reason=comment)
+    return prohibition
+
+
+@transaction.atomic
+def allow_name(*, name: str, reason: str, by: AbstractBaseUser | None = None) -> bool:
+    """Lift a prohibition; returns False if the name was not prohibited."""
+    deleted, _ = ProhibitedProjectName.objects.filter(normalized_name=normalize_name(name)).delete()
+    project = Project.objects.filter(normalized_name=normalize_name(name)).first()
+    if deleted and project is not None:
+        record_event(project=project, tag="project:name:allow", by=by, reason=reason)
+    return bool(deleted)
+
+
+def new_project_name_denial(name: str) -> Denial | None:
+    """Warehouse check 6, for an upload that would create `name` (already PEP 508-valid and
+    not an existing project): prohibited names, then names confusable with an existing project
+    or a prohibited name. Two indexed lookups."""
+    help_link = f"See {settings.HELP_URL}#project-name for more information."
+    if ProhibitedProjectName.objects.filter(normalized_name=normalize_name(name)).exists():
+        return Denial(f"The name {name!r} isn't allowed. {help_link}")
+    ultra = ultranormalize_name(name)
+    if (
+        Project.objects.filter(ultranormalized_name=ultra).exists()
+        or ProhibitedProjectName.objects.filter(ultranormalized_name=ultra).exists()
+    ):
+        return Denial(f"The name {name!r} is too similar to an existing project. {help_link}")
+    return None
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+def _record_user_action(
+    *, user: AbstractBaseUser, tag: str, by: AbstractBaseUser | None, reason: str, **extra: object
+) -> None:
+    """The user's own security history gets the event (they see it on their account page);
+    Django admin's log gets who did it, shown in the user's admin History."""
+    staff = _user_or_none(by)
+    record_user_event(
+        user=user,
+        tag=tag,
+        submitted_by=staff.get_username() if staff else "",
+        reason=reason,
+        **extra,
+    )
+    if staff is not None:
+        LogEntry.objects.create(
+            user_id=staff.pk,
+            content_type_id=ContentType.objects.get_for_model(user).pk,
+            object_id=str(user.pk),
+            object_repr=str(user)[:200],
+            action_flag=CHANGE,
+            change_message=f"{tag}: {reason}",
+        )
+
+
+@transaction.atomic
+def freeze_user(*, user: AbstractBaseUser, reason: str, by: AbstractBaseUser | None = None) -> None:
+    """No login, no uploads, every token refused (accounts.login and accounts.tokens check the
+    flag). Reversible with `unfreeze_user`."""
+    freezing.freeze_user(user=user, reason=reason)
+    _record_user_action(user=user, tag="account:frozen", by=by, reason=reason)
+
+
+@transaction.atomic
+def unfreeze_user(
+    *, user: AbstractBaseUser, reason: str, by: AbstractBaseUser | None = None
+) -> None:
+    freezing.unfreeze_user(user=user)
+    _record_user_action(user=user, tag="account:unfrozen", by=by, reason=reason)
+
+
+def password_reset_url(*, user: AbstractBaseUser, site_url: str) -> str:
+    """A link to the accounts app's reset page, in the form accounts.passwords checks (it dies
+    once the password changes or the user logs in)."""
+    token = signing.dumps(
+        {"id": user.pk, "token": default_token_generator.make_token(user)},
+        salt=passwords.RESET_SALT,
+    )
+    return f"{site_url.rstrip('/')}/account/reset-password/?token={token}"
+
+
+@transaction.atomic
+def reset_password(
+    *, user: AbstractBaseUser, reason: str, site_url: str, by: AbstractBaseUser | None = None
+) -> None:
+    """Disable the password, so a stolen one stops working, and email the user a link to set a
+    new one, as Warehouse's admin "reset password" does. Tokens keep working."""
+    from packages.jobs import send_password_reset_by_staff
+    from pypi_site.jobs import enqueue
+
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    _record_user_action(user=user, tag="account:password:reset_by_staff", by=by, reason=reason)
+    enqueue(send_password_reset_by_staff, user.pk, site_url)
+
+
+@transaction.atomic
+def remove_two_factor(
+    *,
+    user: AbstractBaseUser,
+    reason: str,
+    identity_check: str,
+    by: AbstractBaseUser | None = None,
+) -> None:
+    """Account recovery: turn TOTP off and burn the recovery codes once staff have checked who
+    is asking (`identity_check` says how, and is kept in the record)."""
+    if not identity_check.strip():
+        raise ModerationError("Say how the user's identity was checked.")
+    if not twofactor.has_two_factor(user):
+        raise ModerationError("This user has no two-factor authentication to remove.")
+    twofactor.disable_totp(user=user)
+    _record_user_action(
+        user=user,
+        tag="account:two_factor:removed_by_staff",
+        by=by,
+        reason=reason,
+        identity_check=identity_check,
+    )
+
+
+# --- Site flags -----------------------------------------------------------------------------
+
+
+def set_flag(*, flag: str, enabled: bool, reason: str, banner: str | None = None, by=None) -> None:
+    """Switch a site flag; the reason goes to Django admin's log."""
+    row = flags.set_flag(flag=flag, enabled=enabled, banner=banner, by=by)
+    if _user_or_none(by) is not None:
+        LogEntry.objects.create(
+            user_id=by.pk,
+            content_type_id=ContentType.objects.get_for_model(row).pk,
+            object_id=row.pk,
+            object_repr=str(row),
+            action_flag=CHANGE,
+            change_message=f"{'Enabled' if enabled else 'Disabled'}: {reason}",
+        )
