@@ -62,7 +62,7 @@ def create_release(
         canonical_version=canonical_version(version),
         is_prerelease=parsed.is_prerelease,
         uploader=user,
-        uploaded_via=uploaded_via,
+        uploaded_via=uploaded_via[:300],
         **{k: v for k, v in metadata.items() if k != "version"},
     )
     _reorder_releases(project)

@@ -174,6 +174,9 @@ if AWS_STORAGE_BUCKET_NAME:
             "custom_domain": env("AWS_S3_CUSTOM_DOMAIN") or None,
             "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
             "file_overwrite": False,
+            # Distributions are opaque bytes: without this, a .tar.gz would be served with
+            # Content-Encoding: gzip and clients would unpack it, breaking its hash.
+            "object_parameters": {"ContentType": "application/octet-stream"},
             "default_acl": None,
         },
     }

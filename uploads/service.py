@@ -127,7 +127,8 @@ def _check_file(*, form: UploadForm, content: HashedUpload) -> None:
         filenames.check_extension(filename, filetype=form.filetype)
     except FilenameError as exc:
         raise bad_request(str(exc)) from None
-    if not content.content_type or content.content_type.startswith("image/"):
+    # uv sends no type for the file part; RFC 7578 makes that text/plain, which is fine.
+    if (content.content_type or "text/plain").startswith("image/"):
         raise bad_request("Invalid distribution file.")
     for key, supplied in form.digests.items():
         if content.digests[key] != supplied:

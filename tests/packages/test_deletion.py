@@ -40,7 +40,7 @@ def test_delete_file_removes_object_and_keeps_filename_reserved(client, token):
 
 def test_delete_release_and_project(client, token):
     upload_all(client, token, wheel_upload("demo", "1.0"), wheel_upload("demo", "2.0"))
-    paths = list(File.objects.values_list("path", flat=True))
+    paths = list(File.objects.order_by("release__version").values_list("path", flat=True))
     delete_release(release=Release.objects.get(version="1.0"))
     assert list(Release.objects.values_list("version", flat=True)) == ["2.0"]
     assert not exists(paths[0]) and exists(paths[1])

@@ -1,0 +1,278 @@
+"""Plain helpers for the end-to-end tests: subprocesses with a scrubbed environment, wheels
+built in memory, and the multipart form twine sends.
+
+Nothing here imports Django: these tests talk to a separate server process over HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECTS = Path(__file__).resolve().parent / "projects"
+# The venv that runs pytest; its bin holds gunicorn, twine, uv and moto_server.
+VENV_BIN = Path(sys.executable).parent
+
+# Variables that would let an installer or uploader look anywhere but the server under test
+# (this machine's pip config adds find-links and extra indexes, for instance).
+_SCRUBBED_PREFIXES = ("PIP_", "UV_", "TWINE_")
+_SCRUBBED_NAMES = {
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "pythonpath",
+    "virtual_env",
+    "conda_prefix",
+}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without PIP_*, UV_*, TWINE_*, proxies or PYTHONPATH, with
+    pip's configuration files switched off and this venv's bin first on PATH."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.upper().startswith(_SCRUBBED_PREFIXES) and key.lower() not in _SCRUBBED_NAMES
+    }
+    env["PIP_CONFIG_FILE"] = os.devnull  # pip: load no configuration file at all
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str | Path],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; with check, fail the test showing its whole output."""
+    result = subprocess.run(
+        [str(a) for a in args],
+        env=env if env is not None else clean_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(describe(result))
+    return result
+
+
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    return (
+        f"$ {' '.join(result.args)}\nexit status {result.returncode}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_session() -> requests.Session:
+    """A session that ignores proxy variables and netrc: the server is on loopback."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def wheel_dist_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def make_wheel(
+    name: str,
+    version: str,
+    *,
+    tag: str = "py3-none-any",
+    payload: bytes = b"VALUE = 1\n",
+    metadata_name: str | None = None,
+) -> tuple[str, bytes]:
+    """A small but complete wheel (METADATA, WHEEL, a correct RECORD) as (filename, bytes)."""
+    dist = f"{wheel_dist_name(name)}-{version}"
+    package = wheel_dist_name(name)
+    metadata = (
+        f"Metadata-Version: 2.1\nName: {metadata_name or name}\nVersion: {version}\n"
+        "Summary: built by the end-to-end tests\n"
+    )
+    members = {
+        f"{package}/__init__.py": payload,
+        f"{dist}.dist-info/METADATA": metadata.encode(),
+        f"{dist}.dist-info/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: e2e-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        ).encode(),
+    }
+    record = []
+    for member, body in members.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode()
+        record.append(f"{member},sha256={digest},{len(body)}")
+    record.append(f"{dist}.dist-info/RECORD,,")
+    members[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member, body in members.items():
+            archive.writestr(member, body)
+    return f"{dist}-{tag}.whl", buffer.getvalue()
+
+
+def upload_form(name: str, version: str, content: bytes) -> dict[str, str]:
+    """The form fields twine sends with a wheel (metadata 2.1, all three digests)."""
+    return {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "metadata_version": "2.1",
+        "name": name,
+        "version": version,
+        "summary": "built by the end-to-end tests",
+        "filetype": "bdist_wheel",
+        "pyversion": "py3",
+        "md5_digest": hashlib.md5(content, usedforsecurity=False).hexdigest(),
+        "sha256_digest": hashlib.sha256(content).hexdigest(),
+        "blake2_256_digest": hashlib.blake2b(content, digest_size=32).hexdigest(),
+    }
+
+
+def post_wheel(
+    session: requests.Session,
+    url: str,
+    token: str,
+    *,
+    name: str,
+    version: str,
+    filename: str,
+    content: bytes,
+) -> requests.Response:
+    return session.post(
+        f"{url}/legacy/",
+        data=upload_form(name, version, content),
+        files={"content": (filename, content, "application/octet-stream")},
+        auth=("__token__", token),
+        timeout=60,
+    )
+
+
+def storage_key(blake2_256: str, filename: str) -> str:
+    """Where a file lives, in the bucket and under /packages/."""
+    return f"{blake2_256[:2]}/{blake2_256[2:4]}/{blake2_256[4:]}/{filename}"
+
+
+def twine_upload(url: str, token: str, *files: Path, check: bool = True):
+    return run(
+        [
+            VENV_BIN / "twine",
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{url}/legacy/",
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            *files,
+        ],
+        check=check,
+    )
+
+
+def uv_publish(url: str, token: str, *files: Path, check: bool = True):
+    return run(
+        [
+            VENV_BIN / "uv",
+            "publish",
+            "--no-config",
+            "--trusted-publishing",
+            "never",
+            "--publish-url",
+            f"{url}/legacy/",
+            "--token",
+            token,
+            *files,
+        ],
+        check=check,
+    )
+
+
+def make_venv(path: Path) -> Path:
+    """A fresh, empty venv (no pip inside: pip runs from this venv with --python); returns its
+    interpreter."""
+    run([sys.executable, "-m", "venv", "--without-pip", path])
+    return path / "bin" / "python"
+
+
+def pip_install(
+    python: Path, index_url: str, *requirements: str, report: Path | None = None, check=True
+):
+    """`pip install` into `python`'s venv from `index_url` alone."""
+    args: list[str | Path] = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "--isolated",
+        "--no-input",
+        "--disable-pip-version-check",
+        "install",
+        "--no-cache-dir",
+        "--index-url",
+        index_url,
+    ]
+    if report is not None:
+        args += ["--report", report]
+    return run([*args, *requirements], check=check)
+
+
+def uv_pip_install(python: Path, index_url: str, *requirements: str, check=True):
+    return run(
+        [
+            VENV_BIN / "uv",
+            "pip",
+            "install",
+            "--no-config",
+            "--no-cache",
+            "--python",
+            python,
+            "--index-url",
+            index_url,
+            *requirements,
+        ],
+        check=check,
+    )
+
+
+def installed(python: Path) -> dict[str, str]:
+    """{normalized name: version} of what is installed in `python`'s venv."""
+    code = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    result = run([python, "-c", code])
+    return {normalize(k): v for k, v in json.loads(result.stdout).items()}
