@@ -7,7 +7,8 @@ number of projects:
 
 - the exact normalized name (unique b-tree), ranked first;
 - words of the display name (GIN over `to_tsvector(name)`), weight A;
-- trigram similarity of the normalized name for typos (GIN `gin_trgm_ops`);
+- trigram similarity of the normalized name for typos (GIN `gin_trgm_ops`), for queries of
+  four characters or more (shorter ones share a trigram with too many names);
 - words of any release's summary, keywords and description (GIN over one expression), ranked
   by summary (weight B) and keywords (weight C); a match in the description alone (weight D)
   only gets a small constant, because ranking it would mean re-reading every description.
@@ -27,6 +28,10 @@ from packages.names import is_valid_name, normalize_name
 PAGE_SIZE = 20
 # Like PyPI, never page past this many results: deep pages cost a lot and help nobody.
 MAX_RESULTS = 10_000
+# A word that most projects use ("python", "library") would otherwise make PostgreSQL rank
+# every project. Each branch keeps at most this many matches; exact and name matches come from
+# their own branches, so they still rank first.
+BRANCH_LIMIT = MAX_RESULTS
 
 
 class Order:
@@ -50,17 +55,24 @@ hits AS (
     SELECT p.id AS project_id, 100.0 AS score
     FROM packages_project p WHERE p.normalized_name = %(normalized)s
   UNION ALL
-    SELECT p.id, ts_rank(setweight({PROJECT_NAME_DOCUMENT}, 'A'), query.tsq) + 1.0
-    FROM packages_project p, query WHERE {PROJECT_NAME_DOCUMENT} @@ query.tsq
+    (SELECT p.id, ts_rank(setweight({PROJECT_NAME_DOCUMENT}, 'A'), query.tsq) + 1.0
+     FROM packages_project p, query WHERE {PROJECT_NAME_DOCUMENT} @@ query.tsq
+     LIMIT %(branch_limit)s)
   UNION ALL
-    SELECT p.id, similarity(p.normalized_name, %(normalized)s)
-    FROM packages_project p WHERE p.normalized_name %% %(normalized)s
+    (SELECT p.id, similarity(p.normalized_name, %(normalized)s)
+     FROM packages_project p
+     WHERE char_length(%(normalized)s) >= 4 AND p.normalized_name %% %(normalized)s
+     LIMIT %(branch_limit)s)
   UNION ALL
-    SELECT r.project_id, 0.01 + max(ts_rank(
-        setweight(to_tsvector('english'::regconfig, r.summary), 'B')
-        || setweight(to_tsvector('english'::regconfig, r.keywords), 'C'), query.tsq))
-    FROM packages_release r, query WHERE {RELEASE_DOCUMENT} @@ query.tsq
-    GROUP BY r.project_id
+    SELECT m.project_id, 0.01 + max(ts_rank(
+        setweight(to_tsvector('english'::regconfig, m.summary), 'B')
+        || setweight(to_tsvector('english'::regconfig, m.keywords), 'C'), m.tsq))
+    FROM (
+        SELECT r.project_id, r.summary, r.keywords, query.tsq
+        FROM packages_release r, query WHERE {RELEASE_DOCUMENT} @@ query.tsq
+        LIMIT %(branch_limit)s
+    ) m
+    GROUP BY m.project_id
 ),
 scored AS (SELECT project_id, sum(score) AS score FROM hits GROUP BY project_id)
 SELECT s.project_id, count(*) OVER () AS total
@@ -121,22 +133,30 @@ def search_normalized_name(query: str) -> str:
     return normalize_name(candidate) if is_valid_name(candidate) else candidate.lower()
 
 
-def _postgres_ids(
-    query: str, classifiers: list[str], order: str, offset: int
-) -> tuple[list[int], int]:
+def explain_sql(
+    *, query: str, classifiers: list[str], order: str = Order.RELEVANCE, offset: int = 0
+) -> tuple[str, dict]:
+    """The PostgreSQL statement and parameters behind one page of results (tests EXPLAIN it)."""
     params: dict = {
         "q": query,
         "normalized": search_normalized_name(query),
         "quarantined": LifecycleStatus.QUARANTINE_ENTER,
         "limit": PAGE_SIZE,
         "offset": offset,
+        "branch_limit": BRANCH_LIMIT,
     }
     filters = []
     for i, classifier in enumerate(classifiers):
         params[f"classifier{i}"] = json.dumps([classifier])
         filters.append(_CLASSIFIER_FILTER.format(i=i))
     ordering = "p.last_serial DESC" if order == Order.UPDATED else "s.score DESC, p.normalized_name"
-    sql = _POSTGRES_MATCHES.format(classifier_filter=" ".join(filters), order=ordering)
+    return _POSTGRES_MATCHES.format(classifier_filter=" ".join(filters), order=ordering), params
+
+
+def _postgres_ids(
+    query: str, classifiers: list[str], order: str, offset: int
+) -> tuple[list[int], int]:
+    sql, params = explain_sql(query=query, classifiers=classifiers, order=order, offset=offset)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

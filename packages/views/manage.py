@@ -6,16 +6,20 @@ journals it and removes stored files on commit) and is recorded as a ProjectEven
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.access import manage_required
+from accounts.login import needs_reauthentication
 from packages import permissions, releases
 from packages.forms import ConfirmForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release, Role
@@ -52,6 +56,18 @@ def _release(project: Project, version: str) -> Release:
     return release
 
 
+def _release_url(release: Release) -> str:
+    return reverse("manage-release", args=[release.project.name, release.version])
+
+
+def _reauthenticate(request: HttpRequest, then: str) -> HttpResponse | None:
+    """Destructive pages ask for the password again after a while, as PyPI does; a POST is
+    not replayed, so `then` is the page the owner returns to."""
+    if not needs_reauthentication(request):
+        return None
+    return redirect(f"/account/reauthenticate/?{urlencode({'next': then})}")
+
+
 def _record_event(request: HttpRequest, project: Project, tag: str, **additional) -> None:
     ProjectEvent.objects.create(
         project=project if project.pk else None,
@@ -63,7 +79,7 @@ def _record_event(request: HttpRequest, project: Project, tag: str, **additional
     )
 
 
-@login_required
+@manage_required
 @require_safe
 def projects(request: HttpRequest) -> HttpResponse:
     user: AbstractBaseUser = request.user
@@ -73,7 +89,7 @@ def projects(request: HttpRequest) -> HttpResponse:
     return render(request, "manage/projects.html", {"rows": rows})
 
 
-@login_required
+@manage_required
 @require_safe
 def project_releases(request: HttpRequest, name: str) -> HttpResponse:
     project = _managed_project(request, name)
@@ -84,11 +100,13 @@ def project_releases(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "manage/releases.html", context)
 
 
-@login_required
+@manage_required
 @require_safe
 def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
+    if response := _reauthenticate(request, _release_url(release)):
+        return response
     return render(request, "manage/release.html", _release_context(project, release))
 
 
@@ -108,11 +126,13 @@ def _release_context(
     }
 
 
-@login_required
+@manage_required
 @require_POST
 def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
+    if response := _reauthenticate(request, _release_url(release)):
+        return response
     form = YankForm(request.POST)
     if not form.is_valid():
         context = _release_context(project, release, yank_form=form)
@@ -124,26 +144,30 @@ def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
             request, project, EventTag.RELEASE_YANK, version=release.version, reason=reason
         )
     messages.success(request, f"Yanked release {release.version}.")
-    return redirect("manage-release", project.name, release.version)
+    return redirect(_release_url(release))
 
 
-@login_required
+@manage_required
 @require_POST
 def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
+    if response := _reauthenticate(request, _release_url(release)):
+        return response
     with transaction.atomic():
         releases.unyank_release(release=release, user=request.user)
         _record_event(request, project, EventTag.RELEASE_UNYANK, version=release.version)
     messages.success(request, f"Un-yanked release {release.version}.")
-    return redirect("manage-release", project.name, release.version)
+    return redirect(_release_url(release))
 
 
-@login_required
+@manage_required
 @require_POST
 def delete_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
+    if response := _reauthenticate(request, _release_url(release)):
+        return response
     form = ConfirmForm(request.POST, expected=release.version)
     if not form.is_valid():
         context = _release_context(project, release, delete_form=form)
@@ -155,11 +179,13 @@ def delete_release(request: HttpRequest, name: str, version: str) -> HttpRespons
     return redirect("manage-project-releases", project.name)
 
 
-@login_required
+@manage_required
 @require_POST
 def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
+    if response := _reauthenticate(request, _release_url(release)):
+        return response
     file = get_object_or_404(File, pk=file_id, release=release)
     form = ConfirmForm(request.POST, expected=file.filename)
     if not form.is_valid():
@@ -174,14 +200,17 @@ def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> 
             request, project, EventTag.FILE_REMOVE, version=release.version, filename=file.filename
         )
     messages.success(request, f"Deleted file {file.filename}.")
-    return redirect("manage-release", project.name, release.version)
+    return redirect(_release_url(release))
 
 
-@login_required
+@manage_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     """Project settings; for now the one setting is deleting the project."""
     project = _managed_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := _reauthenticate(request, then):
+        return response
     form = ConfirmForm(request.POST or None, expected=project.name)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -194,7 +223,7 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "manage/settings.html", context, status=status)
 
 
-@login_required
+@manage_required
 @require_safe
 def history(request: HttpRequest, name: str) -> HttpResponse:
     project = _managed_project(request, name)
