@@ -63,10 +63,11 @@ _FIELD_ORDER = ["metadata-version", "metadata_version", "name", "version"]
 
 
 class UploadError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def bad_request(message: str) -> UploadError:

@@ -110,7 +110,9 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
                     *_creation_limits(uploader), message="Too many new projects created"
                 )
             except ratelimits.RateLimited as exc:
-                raise UploadError(429, exc.message) from None
+                raise UploadError(
+                    429, exc.message, headers={"Retry-After": str(exc.retry_after)}
+                ) from None
     else:
         denial = permissions.can_upload(
             user=uploader.user, project=project, token=uploader.token

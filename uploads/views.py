@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.events import client_ip
 from accounts.tokens import find_api_token, record_token_use
 from packages import flags
 from uploads.checks import UploadError, validate_form
@@ -25,11 +26,16 @@ class RawFilenameParser(MultiPartParser):
         return file_name or None
 
 
-def error_response(status: int, message: str) -> HttpResponse:
+def error_response(error: UploadError) -> HttpResponse:
     """twine shows only the status line, so the message goes there as well as in the body."""
+    message = error.message
     reason = message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
     return HttpResponse(
-        f"{status} {message}\n", status=status, reason=reason, content_type="text/plain"
+        f"{error.status} {message}\n",
+        status=error.status,
+        reason=reason,
+        content_type="text/plain",
+        headers=error.headers,
     )
 
 
@@ -61,7 +67,10 @@ def authenticate(request: HttpRequest) -> Uploader:
         )
     record_token_use(token)
     return Uploader(
-        user=token.user, token=token, user_agent=request.META.get("HTTP_USER_AGENT", "")
+        user=token.user,
+        token=token,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ip_address=client_ip(request),
     )
 
 
@@ -110,7 +119,7 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
         form = validate_form(post, files)
         upload_file(form=form, content=files.get("content"), uploader=uploader)
     except UploadError as exc:
-        return error_response(exc.status, exc.message)
+        return error_response(exc)
     finally:
         for uploaded in files.values():
             uploaded.close()  # Deletes the temporary file.

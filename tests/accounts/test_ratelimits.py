@@ -119,7 +119,21 @@ def test_project_creation_is_limited_per_user(
     response = post_upload(client, wheel_upload("three", "1.0"), token)
     assert response.status_code == 429
     assert response.reason_phrase == "Too many new projects created"
+    assert 0 < int(response["Retry-After"]) <= 3600
     # New releases of existing projects are not project creations.
     assert post_upload(client, wheel_upload("one", "2.0"), token).status_code == 200
     clock(3601)
     assert post_upload(client, wheel_upload("three", "1.0"), token).status_code == 200
+
+
+def test_project_creation_is_limited_per_ip(
+    client, settings, clock, alice, django_capture_on_commit_callbacks
+):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "project_create_ip": "1/3600"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_upload(client, wheel_upload("one", "1.0"), make_token(alice)).status_code == 200
+    # Another user from the same address.
+    bob_token = make_token(make_user("bob"))
+    response = post_upload(client, wheel_upload("two", "1.0"), bob_token)
+    assert response.status_code == 429
+    assert response.reason_phrase == "Too many new projects created"
