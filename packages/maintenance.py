@@ -223,3 +223,20 @@ def extract_metadata(file_id: int, *, dry_run: bool = False) -> str:
 def _sha256_of(storage: Storage, key: str) -> str:
     with storage.open(key, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
+
+
+# --- Progress for long commands -------------------------------------------------------------
+
+
+class Progress:
+    """Writes "label: n/total" every `every` items, so a long run shows it is moving."""
+
+    def __init__(self, write, label: str, *, total: int | None = None, every: int = 1000) -> None:
+        self.write, self.label, self.total, self.every = write, label, total, every
+        self.count = 0
+
+    def step(self) -> None:
+        self.count += 1
+        if self.count % self.every == 0:
+            of = f"/{self.total}" if self.total is not None else ""
+            self.write(f"{self.label}: {self.count}{of}")

@@ -1,0 +1,140 @@
+"""import_dists: a folder of real wheels and sdists becomes projects, releases and files, as
+uploads would make them, and pip installs from it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import storages
+from django.core.management import CommandError, call_command
+
+from packages.models import File, JournalEntry, Project, Role
+from tests.factories import make_sdist, make_user, make_wheel, metadata_text
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def write(folder: Path, dist: tuple[str, bytes]) -> Path:
+    filename, content = dist
+    path = folder / filename
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """A pypiserver-style folder: wheels and sdists, a sub-folder, an old-style sdist name, and
+    files that are not distributions."""
+    root = tmp_path / "packages"
+    (root / "nested").mkdir(parents=True)
+    write(root, make_wheel("alpha", "1.0"))
+    write(root, make_sdist("alpha", "1.0"))
+    write(root / "nested", make_wheel("alpha", "1.1"))
+    summary = "Summary: The beta package\nRequires-Python: >=3.8\n"
+    write(root, make_wheel("Beta.Pkg", "2.0", metadata=metadata_text("Beta.Pkg", "2.0", summary)))
+    # Older setuptools named sdists after the display name; PyPI took them once.
+    write(root, make_sdist("Beta.Pkg", "2.0", filename="Beta.Pkg-2.0.tar.gz", top="Beta.Pkg-2.0"))
+    (root / "README.txt").write_text("not a distribution")
+    (root / "old-1.0.egg").write_bytes(b"egg")
+    return root
+
+
+@pytest.mark.django_db
+def test_import_dists_creates_what_uploads_would_and_is_idempotent(client, folder):
+    owner = make_user("importer")
+    out = run("import_dists", str(folder), "--user", "importer")
+    assert out.strip().endswith("7 files in " + str(folder) + ": 5 created, 2 skipped.")
+
+    assert set(Project.objects.values_list("normalized_name", flat=True)) == {"alpha", "beta-pkg"}
+    assert set(Role.objects.values_list("user", "role_name")) == {(owner.pk, "Owner")}
+    beta = Project.objects.get(normalized_name="beta-pkg")
+    assert beta.name == "Beta.Pkg"
+    release = beta.releases.get()
+    assert (release.summary, release.requires_python) == ("The beta package", ">=3.8")
+    assert File.objects.count() == 5
+    storage = storages["default"]
+    for file in File.objects.all():
+        assert storage.exists(file.path)
+        source = next(folder.rglob(file.filename))
+        assert file.sha256_digest == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert file.uploaded_via == "manage.py import_dists"
+    wheel = File.objects.get(filename="alpha-1.0-py3-none-any.whl")
+    assert storage.exists(wheel.metadata_path) and wheel.metadata_sha256
+    assert JournalEntry.objects.filter(action="create").count() == 2
+    assert all(p.exists() for p in folder.rglob("*.whl"))  # The source folder is untouched.
+
+    page = client.get("/simple/alpha/", HTTP_ACCEPT="application/vnd.pypi.simple.v1+json").json()
+    listed = {f["filename"]: f["hashes"]["sha256"] for f in page["files"]}
+    assert listed == {
+        f.filename: f.sha256_digest for f in File.objects.filter(release__project__name="alpha")
+    }
+    assert page["versions"] == ["1.0", "1.1"]
+
+    again = run("import_dists", str(folder), "--user", "importer")
+    assert again.strip().endswith(": 5 exists, 2 skipped.")
+    assert File.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_import_dists_reports_refused_files_and_dry_run_changes_nothing(tmp_path):
+    make_user("importer")
+    write(tmp_path, make_wheel("os", "1.0"))  # A standard-library name: refused as on upload.
+    write(tmp_path, make_wheel("fine", "1.0"))
+    out = run("import_dists", str(tmp_path), "--user", "importer", "--dry-run")
+    assert "would import fine-1.0-py3-none-any.whl: fine 1.0" in out
+    assert not Project.objects.exists()
+    with pytest.raises(CommandError, match="1 files could not be imported"):
+        call_command(
+            "import_dists", str(tmp_path), "--user", "importer", stdout=(buffer := io.StringIO())
+        )
+    assert "failed os-1.0-py3-none-any.whl: The name 'os' isn't allowed" in buffer.getvalue()
+    assert list(Project.objects.values_list("name", flat=True)) == ["fine"]
+    with pytest.raises(CommandError, match="No user named 'nobody'"):
+        run("import_dists", str(tmp_path), "--user", "nobody")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_imported_dists_install_with_pip_from_a_live_server(live_server, folder, tmp_path):
+    make_user("importer")
+    run("import_dists", str(folder), "--user", "importer")
+    target = tmp_path / "site"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.upper().startswith(("PIP_", "UV_")) and key.lower() != "pythonpath"
+    }
+    env["PIP_CONFIG_FILE"] = os.devnull
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            f"{live_server.url}/simple/",
+            "--target",
+            str(target),
+            "alpha",
+            "beta.pkg==2.0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (target / "alpha" / "__init__.py").exists()
+    assert (target / "alpha-1.1.dist-info").is_dir()  # The newest version, from the sub-folder.
+    assert (target / "beta_pkg" / "__init__.py").exists()

@@ -1,0 +1,150 @@
+"""Moderation as the upload endpoint sees it: site flags, prohibited and confusable names,
+quarantine; and the domain functions' records."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from packages import flags, moderation
+from packages.models import JournalEntry, Project, ProjectEvent
+from tests.factories import make_project, make_token, make_user, post_upload, wheel_upload
+
+pytestmark = pytest.mark.django_db
+
+HELP = "/help/"
+
+
+@pytest.fixture
+def token():
+    return make_token(make_user("alice"))
+
+
+def assert_refused(response, status: int, message: str) -> None:
+    assert response.status_code == status, response.content
+    assert response.reason_phrase == message
+    assert message in response.content.decode()
+
+
+def test_read_only_refuses_uploads_before_authentication(client, token):
+    flags.set_flag(flag="read-only", enabled=True)
+    message = "Read-only mode: Uploads are temporarily disabled."
+    assert_refused(post_upload(client, wheel_upload(), token), 403, message)
+    assert_refused(client.post("/legacy/", wheel_upload().data()), 403, message)  # No auth.
+    flags.set_flag(flag="read-only", enabled=False)
+    assert post_upload(client, wheel_upload(), token).status_code == 200
+
+
+def test_disallow_new_upload(client, token):
+    flags.set_flag(flag="disallow-new-upload", enabled=True)
+    assert_refused(
+        post_upload(client, wheel_upload(), token),
+        403,
+        f"New uploads are temporarily disabled. See {HELP}#admin-intervention for more "
+        "information.",
+    )
+
+
+def test_disallow_new_project_registration_still_takes_new_files(client, token):
+    assert post_upload(client, wheel_upload("old", "1.0"), token).status_code == 200
+    flags.set_flag(flag="disallow-new-project-registration", enabled=True)
+    assert_refused(
+        post_upload(client, wheel_upload("new", "1.0"), token),
+        403,
+        f"New project registration temporarily disabled. See {HELP}#admin-intervention for "
+        "more details.",
+    )
+    assert post_upload(client, wheel_upload("old", "2.0"), token).status_code == 200
+    assert not Project.objects.filter(name="new").exists()
+
+
+def test_flags_cost_one_query_per_cache_period():
+    flags.clear_cache()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            assert flags.upload_denial() is None
+            assert flags.project_registration_denial() is None
+    assert len(queries) == 1
+
+
+def test_banners_of_enabled_flags(client):
+    flags.set_flag(flag="disallow-new-user-registration", enabled=True)
+    flags.set_flag(flag="read-only", enabled=True, banner="Back at 14:00 UTC")
+    assert flags.banners() == [
+        "Back at 14:00 UTC",
+        "New user registration is temporarily disabled.",
+    ]
+    assert flags.user_registration_denial() is not None
+    assert "Back at 14:00 UTC" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("existing", "new"),
+    [("foo-bar", "FooBar"), ("django", "DJANG0"), ("pillow", "pi11ow"), ("click", "c1ick")],
+)
+def test_confusable_with_an_existing_project_is_refused(client, token, existing, new):
+    make_project(existing)
+    assert_refused(
+        post_upload(client, wheel_upload(new, "1.0"), token),
+        400,
+        f"The name {new!r} is too similar to an existing project. "
+        f"See {HELP}#project-name for more information.",
+    )
+    assert Project.objects.count() == 1
+
+
+def test_same_normalized_name_is_the_same_project_not_a_lookalike(client, token):
+    assert post_upload(client, wheel_upload("Foo.Bar", "1.0"), token).status_code == 200
+    assert post_upload(client, wheel_upload("foo_bar", "2.0"), token).status_code == 200
+    assert Project.objects.count() == 1
+
+
+def test_prohibited_name_and_its_lookalikes(client, token):
+    moderation.prohibit_name(name="evil", comment="malware")
+    assert_refused(
+        post_upload(client, wheel_upload("EVIL", "1.0"), token),
+        400,
+        f"The name 'EVIL' isn't allowed. See {HELP}#project-name for more information.",
+    )
+    assert_refused(
+        post_upload(client, wheel_upload("ev1l", "1.0"), token),
+        400,
+        f"The name 'ev1l' is too similar to an existing project. See {HELP}#project-name for "
+        "more information.",
+    )
+    assert moderation.allow_name(name="Evil", reason="cleared") is True
+    assert post_upload(client, wheel_upload("evil", "1.0"), token).status_code == 200
+
+
+def test_quarantine_and_clear_are_journaled_with_reasons_and_idempotent(client):
+    staff = make_user("mod", is_staff=True)
+    project = make_project("demo")
+    assert moderation.quarantine_project(project=project, reason="report 7", by=staff)
+    assert not moderation.quarantine_project(project=project, reason="again", by=staff)
+    assert moderation.clear_quarantine(project=project, reason="fine", by=staff)
+    assert not moderation.clear_quarantine(project=project, reason="again", by=staff)
+    journal = list(JournalEntry.objects.values_list("action", "submitted_by"))
+    assert journal == [
+        ("project quarantined", staff.pk),
+        ("project quarantine cleared", staff.pk),
+    ]
+    events = list(ProjectEvent.objects.values_list("tag", "additional"))
+    assert events == [
+        ("project:quarantine:enter", {"submitted_by": "mod", "reason": "report 7"}),
+        ("project:quarantine:exit", {"submitted_by": "mod", "reason": "fine"}),
+    ]
+
+
+def test_limits_are_bounded():
+    project = make_project("demo")
+    for upload_limit, total in ((50 * 1024**2, None), (2 * 1024**3, None), (None, 1024**3)):
+        with pytest.raises(moderation.ModerationError):
+            moderation.set_project_limits(
+                project=project, upload_limit=upload_limit, total_size_limit=total, reason="x"
+            )
+    moderation.set_project_limits(
+        project=project, upload_limit=1024**3, total_size_limit=100 * 1024**3, reason="big"
+    )
+    project.refresh_from_db()
+    assert project.effective_upload_limit == 1024**3
