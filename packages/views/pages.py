@@ -196,7 +196,7 @@ def project_page(project: Project, *, version: str | None) -> ProjectPage:
     roles = list(
         Role.objects.filter(project=project)
         .select_related("user")
-        .order_by("role_name", "user__username")
+        .order_by("-role_name", "user__username")  # Owners first
     )
     return ProjectPage(
         release=release,
