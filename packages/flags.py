@@ -1,8 +1,10 @@
 """Site-wide admin flags (Warehouse `admin_flags`): read-only mode, no new uploads, no new
 projects, no new users. Each flag can show a banner on every page.
 
-The upload endpoint asks on every request, so the enabled set is cached for a few seconds
-instead of queried each time; saving or deleting a flag clears the cache (see packages/apps.py).
+Uploads ask the database each time (one query on a four-row table), so a flag takes effect on
+every app server at once: read-only mode must really stop writes. Pages only show banners, so
+they read a copy cached for a few seconds; saving a flag clears it (see packages/apps.py), which
+with Redis reaches every server, and with each process's local cache takes up to CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -29,17 +31,18 @@ DEFAULT_BANNERS = {
 }
 
 
-def enabled_flags() -> dict[str, str]:
-    """Enabled flag ids mapped to their banner text: one query every CACHE_SECONDS at most."""
-    flags = cache.get(CACHE_KEY)
+def enabled_flags(*, fresh: bool = False) -> dict[str, str]:
+    """Enabled flag ids mapped to their banner text: from the cache (refreshed every
+    CACHE_SECONDS), or with `fresh` from the database."""
+    flags = None if fresh else cache.get(CACHE_KEY)
     if flags is None:
         flags = dict(AdminFlag.objects.filter(enabled=True).values_list("id", "banner"))
         cache.set(CACHE_KEY, flags, CACHE_SECONDS)
     return flags
 
 
-def is_enabled(flag: str) -> bool:
-    return flag in enabled_flags()
+def is_enabled(flag: str, *, fresh: bool = False) -> bool:
+    return flag in enabled_flags(fresh=fresh)
 
 
 def clear_cache() -> None:
@@ -67,7 +70,7 @@ def set_flag(
 
 def upload_denial() -> Denial | None:
     """Warehouse check 0b, before authentication: the site takes no uploads at all."""
-    flags = enabled_flags()
+    flags = enabled_flags(fresh=True)
     if Flag.READ_ONLY in flags:
         return Denial("Read-only mode: Uploads are temporarily disabled.")
     if Flag.DISALLOW_NEW_UPLOAD in flags:
@@ -80,7 +83,7 @@ def upload_denial() -> Denial | None:
 
 def project_registration_denial() -> Denial | None:
     """Part of Warehouse check 6: an upload that would create a project."""
-    if is_enabled(Flag.DISALLOW_NEW_PROJECT_REGISTRATION):
+    if is_enabled(Flag.DISALLOW_NEW_PROJECT_REGISTRATION, fresh=True):
         return Denial(
             "New project registration temporarily disabled. "
             f"See {settings.HELP_URL}#admin-intervention for more details."
@@ -90,7 +93,7 @@ def project_registration_denial() -> Denial | None:
 
 def user_registration_denial() -> Denial | None:
     """For the sign-up page: no new accounts while the flag is on."""
-    if is_enabled(Flag.DISALLOW_NEW_USER_REGISTRATION):
+    if is_enabled(Flag.DISALLOW_NEW_USER_REGISTRATION, fresh=True):
         return Denial(
             "New user registration temporarily disabled. "
             f"See {settings.HELP_URL}#admin-intervention for more details."
