@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.syndication.views import Feed
-from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.feedgenerator import Rss201rev2Feed
 
 from packages.models import Project, Release
 from packages.releases import find_project
+from packages.search import newest_projects, newest_releases
 
 # The lengths PyPI uses.
 UPDATES = 100
@@ -47,12 +47,7 @@ class LatestUpdatesFeed(_ReleaseItems, Feed):
     description = "The newest releases on this index."
 
     def items(self) -> list[Release]:
-        return list(
-            Release.objects.filter(project__in=Project.objects.visible())
-            .select_related("project")
-            .only("version", "summary", "created", "author_email", "project__name")
-            .order_by("-created")[:UPDATES]
-        )
+        return list(newest_releases(UPDATES))
 
 
 class NewestProjectsFeed(Feed):
@@ -62,11 +57,7 @@ class NewestProjectsFeed(Feed):
     description = "The newest projects on this index."
 
     def items(self) -> list[Project]:
-        return list(
-            Project.objects.visible()
-            .filter(Exists(Release.objects.filter(project=OuterRef("pk"))))
-            .order_by("-created")[:NEW_PROJECTS]
-        )
+        return list(newest_projects(NEW_PROJECTS))
 
     def item_title(self, item: Project) -> str:
         return f"{item.name} added to the index"

@@ -20,7 +20,17 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from packages.models import LifecycleStatus, Project, Release
 from packages.names import is_valid_name, normalize_name
@@ -224,3 +234,20 @@ def with_latest_release(projects: QuerySet[Project]) -> QuerySet[Project]:
         latest_summary=Subquery(latest.values("summary")[:1]),
         latest_created=Subquery(latest.values("created")[:1]),
     )
+
+
+def newest_releases(limit: int) -> QuerySet[Release]:
+    """The latest releases of visible projects, newest first: a backward scan of the index on
+    `created` (migration 0002) that stops after `limit` rows, whatever the size of the index."""
+    return (
+        Release.objects.exclude(project__lifecycle_status=LifecycleStatus.QUARANTINE_ENTER)
+        .select_related("project")
+        .defer("description", "description_html")
+        .order_by("-created")[:limit]
+    )
+
+
+def newest_projects(limit: int) -> QuerySet[Project]:
+    """Visible projects that have a release, newest first (the index on `created`)."""
+    has_release = Exists(Release.objects.filter(project=OuterRef("pk")))
+    return Project.objects.visible().filter(has_release).order_by("-created")[:limit]

@@ -26,7 +26,7 @@ from packages.api import latest_release
 from packages.forms import SearchForm
 from packages.models import File, Project, Release, Role
 from packages.releases import canonical_version, find_project
-from packages.search import Order, search_projects, with_latest_release
+from packages.search import Order, newest_releases, search_projects, with_latest_release
 from packages.views.index import files_base_url
 
 COUNTS_CACHE_SECONDS = 300
@@ -35,14 +35,11 @@ NEWEST_RELEASES = 10
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    newest = (
-        Release.objects.filter(project__in=Project.objects.visible())
-        .select_related("project")
-        .only("version", "summary", "created", "yanked", "is_prerelease", "project__name")
-        .order_by("-created")[:NEWEST_RELEASES]
-    )
-    counts = {key: f"{value:,}" for key, value in site_counts().items()}
-    return render(request, "packages/home.html", {"counts": counts, "newest_releases": newest})
+    counts = [
+        (f"{value:,}", key[:-1] if value == 1 else key) for key, value in site_counts().items()
+    ]
+    context = {"counts": counts, "newest_releases": newest_releases(NEWEST_RELEASES)}
+    return render(request, "packages/home.html", context)
 
 
 def site_counts() -> dict[str, int]:

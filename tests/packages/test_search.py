@@ -197,6 +197,15 @@ def test_search_uses_indexes_on_100000_projects(capsys):
     elapsed = time.perf_counter() - started
     print(f"three searches over 100,000 projects: {elapsed * 1000:.0f} ms")
     assert elapsed < 2.0
+    # The home page, the feeds and browsing read an index backwards and stop early.
+    for queryset in (
+        search.newest_releases(10),
+        search.newest_projects(40),
+        Project.objects.visible().order_by("-last_serial")[:20],
+    ):
+        plan = queryset.explain()
+        print(f"--- EXPLAIN {queryset.model.__name__} list\n{plan}")
+        assert "Seq Scan" not in plan, plan
     # A word every project uses stays bounded too (each branch keeps BRANCH_LIMIT matches).
     started = time.perf_counter()
     assert search_projects(query="tools", classifiers=[]).total == search.MAX_RESULTS
