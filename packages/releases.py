@@ -56,6 +56,15 @@ def create_release(
     """Add a release and recompute the project's PEP 440 order (under the project's row lock)."""
     version = metadata["version"]
     parsed = Version(version)
+    newest = (
+        Release.objects.filter(project=project)
+        .order_by("-sort_order")
+        .values_list("version", "sort_order")
+        .first()
+    )
+    # The usual release is newer than all before it: it goes last and nothing moves. Only an
+    # older version (a backport) makes us renumber the project's releases.
+    appended = newest is None or Version(newest[0]) < parsed
     release = Release.objects.create(
         project=project,
         version=version,
@@ -63,9 +72,11 @@ def create_release(
         is_prerelease=parsed.is_prerelease,
         uploader=user,
         uploaded_via=uploaded_via[:300],
+        sort_order=newest[1] + 1 if newest and appended else 0,
         **{k: v for k, v in metadata.items() if k != "version"},
     )
-    _reorder_releases(project)
+    if not appended:
+        _reorder_releases(project)
     record_change(project=project, action="new release", version=version, user=user)
     enqueue(render_description, release.pk)
     return release
