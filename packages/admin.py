@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from packaging.utils import InvalidName
 
-from packages import moderation
+from packages import collaboration, moderation
 from packages.journal import record_change
 from packages.models import (
     AdminFlag,
@@ -32,6 +32,7 @@ from packages.models import (
     Release,
     Role,
     RoleInvitation,
+    RoleName,
 )
 from packages.names import normalize_name, ultranormalize_name
 from pypi_site.admin import ReadOnlyAdmin, ReasonForm, ScaledAdmin, confirm_action
@@ -469,16 +470,42 @@ class ProhibitedProjectNameAdmin(ScaledAdmin):
 # --- Roles, invitations, journal, events ----------------------------------------------------
 
 
+class RoleForm(forms.ModelForm):
+    class Meta:
+        model = Role
+        fields = ("project", "user", "role_name")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        role = self.instance
+        if (
+            role.pk
+            and Role.objects.get(pk=role.pk).role_name == RoleName.OWNER
+            and data.get("role_name") != RoleName.OWNER
+            and _owner_count(role.project_id) <= 1
+        ):
+            raise forms.ValidationError("Cannot remove the last Owner of a project.")
+        return data
+
+
+def _owner_count(project_id: int) -> int:
+    return Role.objects.filter(project_id=project_id, role_name=RoleName.OWNER).count()
+
+
 @admin.register(Role)
 class RoleAdmin(ScaledAdmin):
-    """Adding or removing a role journals it, as an Owner's change on the project page does."""
+    """Role changes go through the same functions as an Owner's collaborators page (journal
+    and project event included); adding one directly is the staff's shortcut past an
+    invitation, journaled as on PyPI."""
 
+    form = RoleForm
     list_display = ("project", "user", "role_name")
     list_select_related = ("project", "user")
     list_filter = ("role_name",)
     autocomplete_fields = ("project", "user")
     search_fields = ("project__normalized_name",)
     search_help_text = "A project name (any spelling) or a username."
+    actions = ("remove",)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -493,32 +520,52 @@ class RoleAdmin(ScaledAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple[str, ...]:
         return ("project", "user") if obj is not None else ()
 
+    def has_delete_permission(self, request: HttpRequest, obj: Role | None = None) -> bool:
+        if (
+            obj is not None
+            and obj.role_name == RoleName.OWNER
+            and _owner_count(obj.project_id) <= 1
+        ):
+            return False  # Never the last Owner.
+        return super().has_delete_permission(request, obj)
+
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        return super().has_delete_permission(request)
+
     @transaction.atomic
     def save_model(self, request: HttpRequest, obj: Role, form, change: bool) -> None:
+        if change:
+            collaboration.change_role(role=obj, role_name=obj.role_name, by=request.user)
+            return
         super().save_model(request, obj, form, change)
-        verb = "change" if change else "add"
-        record_change(
+        name = obj.user.get_username()
+        record_change(project=obj.project, action=f"add {obj.role_name} {name}", user=request.user)
+        collaboration.record_project_event(
             project=obj.project,
-            action=f"{verb} {obj.role_name} {obj.user.get_username()}",
+            tag=collaboration.EventTag.ROLE_ADD,
             user=request.user,
+            role_name=obj.role_name,
+            target_user=name,
         )
 
-    @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: Role) -> None:
-        record_change(
-            project=obj.project,
-            action=f"remove {obj.role_name} {obj.user.get_username()}",
-            user=request.user,
+        collaboration.remove_role(role=obj, by=request.user)
+
+    @admin.action(description="Remove selected roles", permissions=["remove"])
+    def remove(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        def apply(role: Role, data: dict) -> None:
+            try:
+                collaboration.remove_role(role=role, by=request.user)
+            except collaboration.CollaborationError as exc:
+                raise moderation.ModerationError(str(exc)) from None
+
+        return confirm_action(
+            self,
+            request,
+            queryset.select_related("project", "user"),
+            title="Remove roles",
+            apply=apply,
         )
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for role in queryset.select_related("project", "user"):
-            self.delete_model(request, role)
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        # Bulk removal journals each role through delete_queryset, so keep Django's action.
-        return admin.ModelAdmin.get_actions(self, request)
 
 
 @admin.register(RoleInvitation)

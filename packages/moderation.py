@@ -20,7 +20,7 @@ from django.db import transaction
 
 from accounts import freezing, passwords, twofactor
 from accounts.events import record_user_event
-from packages import flags, releases
+from packages import collaboration, flags, releases
 from packages.journal import record_change
 from packages.models import (
     File,
@@ -51,16 +51,8 @@ def record_event(
     reason: str = "",
     **additional: object,
 ) -> ProjectEvent:
-    return ProjectEvent.objects.create(
-        project=project if project.pk else None,
-        project_name=project.name,
-        tag=tag,
-        user=_user_or_none(by),
-        additional={
-            "submitted_by": by.get_username() if _user_or_none(by) else "",
-            "reason": reason,
-            **additional,
-        },
+    return collaboration.record_project_event(
+        project=project, tag=tag, user=by, reason=reason, **additional
     )
 
 

@@ -447,3 +447,29 @@ def test_unfiltered_lists_use_the_planner_estimate_instead_of_counting(monkeypat
         Project.objects.filter(name__gt="p").order_by("pk"), 50
     )
     assert filtered.count == 101  # Counting stops past the limit.
+
+
+def test_role_changes_in_admin_are_journaled_and_keep_an_owner(client, administrator):
+    owner = make_user("owner")
+    project = make_project("demo", owner=owner)
+    helper = make_user("helper")
+    client.force_login(administrator)
+    added = client.post(
+        reverse("admin:packages_role_add"),
+        {"project": project.pk, "user": helper.pk, "role_name": "Maintainer"},
+    )
+    assert added.status_code == 302
+    role = Role.objects.get(user=helper)
+    last_owner = Role.objects.get(user=owner)
+    demoted = client.post(
+        reverse("admin:packages_role_change", args=[last_owner.pk]), {"role_name": "Maintainer"}
+    )
+    assert demoted.status_code == 200 and "last Owner" in demoted.content.decode()
+    client.post(reverse("admin:packages_role_change", args=[role.pk]), {"role_name": "Owner"})
+    run_action(client, Role, "remove", [last_owner], reason="handover")
+    assert list(Role.objects.values_list("user__username", "role_name")) == [("helper", "Owner")]
+    assert list(JournalEntry.objects.values_list("action", flat=True)) == [
+        "add Maintainer helper",
+        "change Maintainer helper to Owner",
+        "remove Owner owner",
+    ]
