@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.models import Account, ApiToken
 from accounts.tokens import create_api_token, find_api_token
-from packages import staff
+from packages import moderation, staff
 from packages.models import (
     AdminFlag,
     File,
@@ -101,7 +101,14 @@ def test_migrate_creates_staff_groups_idempotently():
 
 
 def test_every_model_has_an_admin_page_for_both_roles(client, moderator, administrator):
-    make_files(make_release(make_project("demo", owner=make_user("owner")), "1.0"), 1)
+    owner = make_user("owner")
+    project = make_project("demo", owner=owner)
+    make_files(make_release(project, "1.0"), 1)
+    create_api_token(user=owner, projects=[project])
+    moderation.prohibit_name(name="bad", comment="x")
+    moderation.quarantine_project(project=project, reason="x")
+    moderation.clear_quarantine(project=project, reason="x")
+    moderation.freeze_user(user=owner, reason="x")
     models = [m for m in admin.site._registry if m._meta.app_label in {"packages", "accounts"}]
     assert {Project, Release, File, FilenameRegistry, JournalEntry, AdminFlag} <= set(models)
     for user in (moderator, administrator):
@@ -110,6 +117,21 @@ def test_every_model_has_an_admin_page_for_both_roles(client, moderator, adminis
             response = client.get(changelist(model))
             assert response.status_code == 200, (user, model)
         assert client.get(changelist(Project) + "?q=DEMO").context["cl"].result_count == 1
+        for model in models:
+            obj = model._default_manager.first()
+            if obj is not None:
+                url = reverse(
+                    f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+                    args=[obj.pk],
+                )
+                assert client.get(url).status_code == 200, (user, model)
+        project = Project.objects.get()
+        page = client.get(reverse("admin:packages_project_change", args=[project.pk]))
+        assert "demo" in page.content.decode()
+        for link in ("Releases", "Files", "Events", "Journal"):
+            assert f">{link}</a>" in page.content.decode()
+        files = client.get(changelist(File) + f"?release__project__exact={project.pk}")
+        assert files.context["cl"].result_count == 1
 
 
 def test_changelists_stay_within_fixed_query_count_with_500_rows(client, administrator):
