@@ -25,6 +25,7 @@ from accounts.models import ApiToken, UserEvent
 
 # A token's history notes its use at most this often, so busy CI tokens don't flood it.
 USE_EVENT_INTERVAL = timedelta(hours=1)
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,11 @@ def find_api_token(plaintext: str) -> ApiToken | None:
 
 
 def record_token_use(token: ApiToken) -> None:
+    """Note when a token was last used, to the minute: a write per upload would queue every
+    upload behind SQLite's single writer for no information anyone reads."""
     now = timezone.now()
+    if token.last_used is not None and now - token.last_used < LAST_USED_PRECISION:
+        return
     ApiToken.objects.filter(pk=token.pk).update(last_used=now)
     if token.last_used is None or now - token.last_used >= USE_EVENT_INTERVAL:
         record_user_event(
