@@ -235,8 +235,8 @@ class Progress:
         self.write, self.label, self.total, self.every = write, label, total, every
         self.count = 0
 
-    def step(self) -> None:
+    def step(self, detail: str = "") -> None:
         self.count += 1
         if self.count % self.every == 0:
             of = f"/{self.total}" if self.total is not None else ""
-            self.write(f"{self.label}: {self.count}{of}")
+            self.write(f"{self.label}: {self.count}{of}{f' ({detail})' if detail else ''}")

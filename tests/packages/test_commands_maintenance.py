@@ -67,6 +67,13 @@ def test_verify_storage_reports_deleted_and_corrupted_files(uploaded):
     # --quick only compares sizes, so it misses the corruption but not the deletion.
     quick = run_failing("verify_storage", "--quick")
     assert sdist.filename in quick and wheel.filename not in quick
+    # A long run resumes from the id its progress last showed.
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("verify_storage", "--every", "1", "--no-orphans", stdout=out, stderr=err)
+    assert f"files: 1/2 (id {min(wheel.pk, sdist.pk)})" in err.getvalue()
+    resumed = run_failing("verify_storage", "--start-id", str(max(wheel.pk, sdist.pk)))
+    assert "1 files checked" in resumed
 
 
 def test_verify_storage_lists_and_removes_old_orphans_and_restores_metadata(uploaded):

@@ -1,4 +1,4 @@
-"""manage.py verify_storage [--quick] [--fix] [--dry-run] [--min-age-hours N]"""
+"""manage.py verify_storage [--quick] [--fix] [--dry-run] [--start-id N] [--min-age-hours N]"""
 
 from __future__ import annotations
 
@@ -35,18 +35,24 @@ class Command(BaseCommand):
             default=1.0,
             help="Objects younger than this are not orphans (uploads store before they commit)",
         )
+        parser.add_argument(
+            "--start-id",
+            type=int,
+            default=0,
+            help="Resume a long run: only files with this id or higher (progress shows the id)",
+        )
         parser.add_argument("--every", type=int, default=1000, help="Progress every N files")
 
     def handle(self, *args, quick: bool, fix: bool, dry_run: bool, **options):
         storage = storages["default"]
-        files = File.objects.order_by("pk")
+        files = File.objects.filter(pk__gte=options["start_id"]).order_by("pk")
         progress = maintenance.Progress(
             self.stderr.write, "files", total=files.count(), every=options["every"]
         )
         broken = repaired = 0
         for file in files.iterator(chunk_size=2000):
             report = maintenance.verify_file(file, storage=storage, hashes=not quick)
-            progress.step()
+            progress.step(f"id {file.pk}")
             if not report.problems:
                 continue
             self.stdout.write(f"{file.filename}: {'; '.join(report.problems)}")
