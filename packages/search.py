@@ -186,6 +186,13 @@ def _postgres_total(sql: str, params: dict) -> int:
 def _portable_ids(
     query: str, classifiers: list[str], order: str, offset: int
 ) -> tuple[list[int], int]:
+    projects = portable_matches(query=query, classifiers=classifiers, order=order)
+    ids = list(projects.values_list("pk", flat=True)[offset : offset + PAGE_SIZE])
+    total = projects.order_by()[:MAX_RESULTS].count()
+    return ids, total
+
+
+def portable_matches(*, query: str, classifiers: list[str], order: str) -> QuerySet[Project]:
     """Browsing (no words) on any database, and the whole search on SQLite: substring matches
     on names, summaries and keywords, the exact name first."""
     projects = Project.objects.visible()
@@ -201,15 +208,11 @@ def _portable_ids(
             | Q(pk__in=releases.values("project"))
         )
     if order == Order.UPDATED or not query:
-        projects = projects.order_by("-last_serial")
-    else:
-        exact = When(normalized_name=search_normalized_name(query), then=Value(1))
-        projects = projects.annotate(
-            exact=Case(exact, default=Value(0), output_field=IntegerField())
-        ).order_by("-exact", "normalized_name")
-    ids = list(projects.values_list("pk", flat=True)[offset : offset + PAGE_SIZE])
-    total = projects.order_by()[:MAX_RESULTS].count()
-    return ids, total
+        return projects.order_by("-last_serial")
+    exact = When(normalized_name=search_normalized_name(query), then=Value(1))
+    return projects.annotate(
+        exact=Case(exact, default=Value(0), output_field=IntegerField())
+    ).order_by("-exact", "normalized_name")
 
 
 def _releases_with_classifier(classifier: str) -> QuerySet[Release]:

@@ -216,3 +216,15 @@ def test_unknown_project_or_release_is_404(client, owner):
     log_in(client, owner)
     assert client.get("/manage/project/nothing/releases/").status_code == 404
     assert client.get("/manage/project/demo/release/9.9/").status_code == 404
+
+
+def test_releases_page_costs_a_fixed_number_of_queries(
+    client, owner, django_assert_max_num_queries
+):
+    project = Project.objects.get()
+    for i in range(100):
+        make_release(project, f"3.{i}", sort_order=10 + i)
+    log_in(client, owner)
+    client.get("/manage/project/demo/releases/")
+    with django_assert_max_num_queries(10):
+        assert client.get("/manage/project/demo/releases/").status_code == 200

@@ -207,3 +207,17 @@ def test_release_dates_are_shown(client):
     release = make_release(make_project(), "1.0")
     page = body(client.get("/project/demo/"))
     assert timezone.localtime(release.created).strftime("%Y-%m-%d") in page
+
+
+def test_list_pages_cost_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    """Search results and user pages annotate the latest release in the same query."""
+    alice = make_user("alice")
+    for i in range(25):
+        project = make_project(f"widget-{i:02d}", owner=alice)
+        for n in range(5):
+            make_release(project, f"1.{n}", sort_order=n, summary="a widget")
+    client.get("/search/?q=widget")  # warm the per-process caches (site flags)
+    with django_assert_max_num_queries(4):
+        assert client.get("/search/?q=widget").status_code == 200
+    with django_assert_max_num_queries(3):
+        assert client.get("/user/alice/").status_code == 200
