@@ -78,7 +78,8 @@ def create_release(
     if not appended:
         _reorder_releases(project)
     record_change(project=project, action="new release", version=version, user=user)
-    enqueue(render_description, release.pk)
+    if release.description:
+        enqueue(render_description, release.pk)
     return release
 
 

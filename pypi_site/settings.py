@@ -124,6 +124,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
+            # Reuse each thread's connection: opening one and running the PRAGMAs below cost
+            # more than serving a cached simple page.
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 600),
+            "CONN_HEALTH_CHECKS": True,
             # Concurrent uploads from several gunicorn workers: WAL lets readers run beside the
             # writer, IMMEDIATE takes the write lock at BEGIN (so no upgrade deadlock) and the
             # timeout makes writers queue instead of failing with "database is locked".
