@@ -221,3 +221,14 @@ def test_list_pages_cost_a_fixed_number_of_queries(client, django_assert_max_num
         assert client.get("/search/?q=widget").status_code == 200
     with django_assert_max_num_queries(3):
         assert client.get("/user/alice/").status_code == 200
+
+
+def test_not_found_and_forbidden_pages_use_the_site_layout(client):
+    response = client.get("/project/nothing-here/")
+    assert response.status_code == 404
+    assert "Page not found" in body(response) and 'action="/search/"' in body(response)
+    make_release(make_project("demo", owner=make_user("alice")), "1.0")
+    client.force_login(make_user("mallory"))
+    response = client.get("/manage/project/demo/releases/")
+    assert response.status_code == 403
+    assert "isn&#x27;t an Owner of project &#x27;demo&#x27;" in body(response)
