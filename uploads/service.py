@@ -248,6 +248,9 @@ def _insert_rows(
         if project.pk != checked_project_id:
             # Created by a concurrent upload since the unlocked checks ran.
             _check_may_upload(form=form, project=project, uploader=uploader)
+        elif (denial := moderation.quarantine_denial(project)) is not None:
+            # Quarantined while this upload was being checked; the locked row is the truth.
+            raise UploadError(403, denial.message)
         if project.name != form.name and canonicalize_name(project.name) == canonicalize_name(
             form.name
         ):
