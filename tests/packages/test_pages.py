@@ -97,6 +97,13 @@ def test_quarantined_project_shows_a_notice_and_no_files(client):
     assert "pip install" not in page
 
 
+def test_archived_project_shows_a_notice(client):
+    make_release(make_project(lifecycle_status="archived"), "1.0")
+    page = body(client.get("/project/demo/"))
+    assert "This project is archived" in page
+    assert "pip install demo" in page
+
+
 def test_project_page_shows_files_hashes_links_classifiers_and_maintainers(client):
     owner = make_user("alice")
     project = make_project(owner=owner)
