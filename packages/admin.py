@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from packaging.utils import InvalidName
 
 from packages import collaboration, moderation
+from packages.events import record_project_event
 from packages.journal import record_change
 from packages.models import (
     AdminFlag,
@@ -540,7 +541,7 @@ class RoleAdmin(ScaledAdmin):
         super().save_model(request, obj, form, change)
         name = obj.user.get_username()
         record_change(project=obj.project, action=f"add {obj.role_name} {name}", user=request.user)
-        collaboration.record_project_event(
+        record_project_event(
             project=obj.project,
             tag=collaboration.EventTag.ROLE_ADD,
             user=request.user,

@@ -22,8 +22,9 @@ from accounts.events import record_user_event
 from accounts.freezing import is_frozen
 from accounts.mail import send_templated_mail
 from accounts.models import UserEvent
+from packages.events import record_project_event
 from packages.journal import record_change
-from packages.models import Project, ProjectEvent, Role, RoleInvitation, RoleName
+from packages.models import Project, Role, RoleInvitation, RoleName
 
 INVITATION_SALT = "packages.collaboration.invitation"
 Status = RoleInvitation.Status
@@ -43,25 +44,6 @@ class EventTag:
 
 class CollaborationError(Exception):
     pass
-
-
-def record_project_event(
-    *,
-    project: Project,
-    tag: str,
-    user: AbstractBaseUser | None,
-    ip_address: str | None = None,
-    **additional: object,
-) -> ProjectEvent:
-    by = user if user is not None and user.is_authenticated else None
-    return ProjectEvent.objects.create(
-        project=project,
-        project_name=project.name,
-        tag=tag,
-        user=by,
-        ip_address=ip_address or None,
-        additional={"submitted_by": by.get_username() if by else "", **additional},
-    )
 
 
 def invitation_token(invitation: RoleInvitation) -> str:

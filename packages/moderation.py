@@ -20,7 +20,8 @@ from django.db import transaction
 
 from accounts import freezing, passwords, twofactor
 from accounts.events import record_user_event
-from packages import collaboration, flags, releases
+from packages import flags, releases
+from packages.events import record_project_event
 from packages.journal import record_change
 from packages.models import (
     File,
@@ -51,9 +52,7 @@ def record_event(
     reason: str = "",
     **additional: object,
 ) -> ProjectEvent:
-    return collaboration.record_project_event(
-        project=project, tag=tag, user=by, reason=reason, **additional
-    )
+    return record_project_event(project=project, tag=tag, user=by, reason=reason, **additional)
 
 
 def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:

@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_name
 from accounts import ratelimits
 from accounts.models import ApiToken
 from packages import collaboration, filenames, flags, moderation, permissions
+from packages.events import record_project_event
 from packages.filenames import FilenameError
 from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name, normalize_name
@@ -325,7 +326,7 @@ def _creation_limits(uploader: Uploader) -> tuple[tuple[str, object], ...]:
 
 
 def _record_event(project: Project, tag: str, uploader: Uploader, **additional: object) -> None:
-    collaboration.record_project_event(
+    record_project_event(
         project=project,
         tag=tag,
         user=uploader.user,

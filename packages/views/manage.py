@@ -19,8 +19,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import manage_required
+from accounts.events import client_ip
 from accounts.login import needs_reauthentication
 from packages import permissions, releases
+from packages.events import record_project_event
 from packages.forms import ConfirmForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release, Role
 from packages.search import with_latest_release
@@ -69,13 +71,12 @@ def _reauthenticate(request: HttpRequest, then: str) -> HttpResponse | None:
 
 
 def _record_event(request: HttpRequest, project: Project, tag: str, **additional) -> None:
-    ProjectEvent.objects.create(
-        project=project if project.pk else None,
-        project_name=project.name,
+    record_project_event(
+        project=project,
         tag=tag,
         user=request.user,
-        ip_address=request.META.get("REMOTE_ADDR") or None,
-        additional={"submitted_by": request.user.get_username(), **additional},
+        ip_address=client_ip(request),
+        **additional,
     )
 
 
