@@ -233,11 +233,16 @@ def new_project_name_denial(name: str) -> Denial | None:
     not an existing project): prohibited names, then names confusable with an existing project
     or a prohibited name. Two indexed lookups."""
     help_link = f"See {settings.HELP_URL}#project-name for more information."
-    if ProhibitedProjectName.objects.filter(normalized_name=normalize_name(name)).exists():
+    normalized = normalize_name(name)
+    if ProhibitedProjectName.objects.filter(normalized_name=normalized).exists():
         return Denial(f"The name {name!r} isn't allowed. {help_link}")
     ultra = ultranormalize_name(name)
     if (
-        Project.objects.filter(ultranormalized_name=ultra).exists()
+        # A concurrent upload may have just created this very project: that is no look-alike,
+        # and the upload goes on to the permission check against it.
+        Project.objects.filter(ultranormalized_name=ultra)
+        .exclude(normalized_name=normalized)
+        .exists()
         or ProhibitedProjectName.objects.filter(ultranormalized_name=ultra).exists()
     ):
         return Denial(f"The name {name!r} is too similar to an existing project. {help_link}")

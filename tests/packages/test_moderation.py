@@ -151,3 +151,12 @@ def test_limits_are_bounded():
     )
     project.refresh_from_db()
     assert project.effective_upload_limit == 1024**3
+
+
+def test_name_check_does_not_confuse_a_project_with_itself():
+    """Two uploads racing to create one project: the loser's name check runs after the winner
+    committed, and must lead on to the permission check, not to "too similar"."""
+    make_project("e2e-race")
+    assert moderation.new_project_name_denial("e2e_race") is None
+    denial = moderation.new_project_name_denial("e2erace")
+    assert denial is not None and "too similar to an existing project" in denial.message
