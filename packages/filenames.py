@@ -16,14 +16,13 @@ from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
-from packages.names import sdist_name_prefix
+from packages.names import same_name, sdist_name_prefix
 
 SDIST_EXTENSIONS = (".tar.gz", ".zip")
 WHEEL_EXTENSION = ".whl"
@@ -92,7 +91,7 @@ def check_sdist_filename(filename: str, *, project_name: str, version: str) -> N
     """Warehouse check 20: the sdist filename parses, names the project, and is exact PEP 625."""
     parsed = parse_filename(filename)
     prefix = sdist_name_prefix(project_name)
-    if parsed.name != canonicalize_name(project_name):
+    if not same_name(parsed.name, project_name):
         raise FilenameError(f"Start filename for '{project_name}' with '{prefix}'.")
     _check_version_matches(parsed.version, version)
     if settings.ACCEPT_LEGACY_FILENAMES:
@@ -111,7 +110,7 @@ def check_wheel_filename(filename: str, *, project_name: str, version: str) -> N
                 f"Binary wheel '{filename}' has an unsupported platform tag '{tag.platform}'."
             )
     expected_name = sdist_name_prefix(project_name)
-    if parsed.name != canonicalize_name(project_name):
+    if not same_name(parsed.name, project_name):
         raise FilenameError(f"Start filename for '{project_name}' with '{expected_name}'.")
     given_name = filename.split("-", 1)[0]
     if given_name != expected_name and not settings.ACCEPT_LEGACY_FILENAMES:

@@ -12,6 +12,17 @@ def normalize_name(name: str) -> NormalizedName:
     return canonicalize_name(name, validate=True)
 
 
+def lookup_name(name: str) -> NormalizedName:
+    """The normalized form of any spelling a URL or client sends. Unlike normalize_name it
+    accepts invalid names, which then simply match no project."""
+    return canonicalize_name(name)
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two spellings name the same project (PEP 503)."""
+    return canonicalize_name(first) == canonicalize_name(second)
+
+
 def is_valid_name(name: str) -> bool:
     try:
         normalize_name(name)

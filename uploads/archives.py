@@ -11,7 +11,9 @@ import tarfile
 import zipfile
 from email.parser import BytesHeaderParser
 
-from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.utils import canonicalize_version
+
+from packages.names import same_name
 
 MAX_METADATA_SIZE = 4 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 50
@@ -81,7 +83,7 @@ def _find_dist_info(names: set[str], *, filename: str) -> str:
             continue
         top_name, top_version = stem.split("-")
         try:
-            if canonicalize_name(top_name) == canonicalize_name(name) and canonicalize_version(
+            if same_name(top_name, name) and canonicalize_version(
                 top_version
             ) == canonicalize_version(version):
                 return top
@@ -156,12 +158,9 @@ def check_wheel_metadata(metadata: bytes, *, filename: str, name: str, version: 
     filename and the upload form, so installers resolving by METADATA see what the index says."""
     headers = BytesHeaderParser().parse(io.BytesIO(metadata))
     inner_name, inner_version = headers.get("Name", ""), headers.get("Version", "")
-    try:
-        same_name = canonicalize_name(inner_name) == canonicalize_name(name)
-        same_version = canonicalize_version(inner_version) == canonicalize_version(version)
-    except ValueError:
-        same_name = same_version = False
-    if not same_name or not same_version:
+    # canonicalize_version hands back an unparseable version unchanged, so it never matches.
+    same_version = canonicalize_version(inner_version) == canonicalize_version(version)
+    if not same_name(inner_name, name) or not same_version:
         raise _invalid(
             f"The METADATA in '{filename}' is for {inner_name or '?'} {inner_version or '?'}, "
             f"but the upload is for {name} {version}."

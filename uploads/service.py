@@ -23,7 +23,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from packaging.utils import canonicalize_name
 
 from accounts import ratelimits
 from accounts.models import ApiToken
@@ -276,10 +275,9 @@ def _insert_rows(
         elif (denial := moderation.quarantine_denial(project)) is not None:
             # Quarantined while this upload was being checked; the locked row is the truth.
             raise UploadError(403, denial.message)
-        if project.name != form.name and canonicalize_name(project.name) == canonicalize_name(
-            form.name
-        ):
-            # The display name follows the latest upload's metadata, as on PyPI.
+        if project.name != form.name:
+            # Found by its normalized name, so this is a new spelling of it: the display name
+            # follows the latest upload's metadata, as on PyPI.
             Project.objects.filter(pk=project.pk).update(name=form.name)
             project.name = form.name
 

@@ -11,13 +11,13 @@ from django.http import (
     JsonResponse,
 )
 from django.views.decorators.http import require_safe
-from packaging.utils import canonicalize_name
 
 from packages import simple
 from packages.api import NotFound, render_project_json
 from packages.files import serve_file
 from packages.journal import last_serial
 from packages.models import Project
+from packages.names import lookup_name
 from packages.responses import accepts_gzip, page_response, rendered_page
 
 CORS = {
@@ -35,7 +35,7 @@ def files_base_url(request: HttpRequest) -> str:
 def _lookup_project(name: str) -> Project:
     """Load only what a cache lookup needs; the page itself comes from the cache."""
     project = (
-        Project.objects.filter(normalized_name=canonicalize_name(name))
+        Project.objects.filter(normalized_name=lookup_name(name))
         .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
         .first()
     )
@@ -71,7 +71,7 @@ def simple_index(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
-    normalized = canonicalize_name(name)
+    normalized = lookup_name(name)
     if name != normalized:
         query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
         return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
