@@ -9,11 +9,6 @@ from django.utils import timezone
 from accounts.models import Account
 
 
-def account_of(user: AbstractBaseUser) -> Account:
-    account, _created = Account.objects.get_or_create(user=user)
-    return account
-
-
 def is_frozen(user: AbstractBaseUser) -> bool:
     return Account.objects.filter(user=user, is_frozen=True).exists()
 

@@ -37,14 +37,6 @@ class Denial:
 User = AbstractBaseUser | AnonymousUser
 
 
-def role_of(*, user: User, project: Project) -> str | None:
-    if not user.is_authenticated:
-        return None
-    return (
-        Role.objects.filter(user=user, project=project).values_list("role_name", flat=True).first()
-    )
-
-
 def _role_and_standing(*, user: User, project: Project) -> tuple[str | None, Standing | None]:
     """The user's role on the project and, when they have one, their account standing: one
     query, so pages that ask for every row stay cheap."""
