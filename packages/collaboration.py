@@ -22,24 +22,12 @@ from accounts.events import record_user_event
 from accounts.freezing import is_frozen
 from accounts.mail import send_templated_mail
 from accounts.models import UserEvent
-from packages.events import record_project_event
+from packages.events import EventTag, record_project_event
 from packages.journal import record_change
 from packages.models import Project, Role, RoleInvitation, RoleName
 
 INVITATION_SALT = "packages.collaboration.invitation"
 Status = RoleInvitation.Status
-
-
-class EventTag:
-    # Warehouse's names for these project events.
-    PROJECT_CREATE = "project:create"
-    FILE_ADD = "project:release:file:add"
-    ROLE_INVITE = "project:role:invite"
-    ROLE_ADD = "project:role:add"
-    ROLE_CHANGE = "project:role:change"
-    ROLE_REMOVE = "project:role:remove"
-    ROLE_DECLINE_INVITE = "project:role:decline_invite"
-    ROLE_REVOKE_INVITE = "project:role:revoke_invite"
 
 
 class CollaborationError(Exception):

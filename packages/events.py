@@ -7,6 +7,23 @@ from django.contrib.auth.models import AbstractBaseUser
 from packages.models import Project, ProjectEvent
 
 
+class EventTag:
+    # Warehouse's names for project events.
+    PROJECT_CREATE = "project:create"
+    PROJECT_REMOVE = "project:remove"
+    RELEASE_YANK = "project:release:yank"
+    RELEASE_UNYANK = "project:release:unyank"
+    RELEASE_REMOVE = "project:release:remove"
+    FILE_ADD = "project:release:file:add"
+    FILE_REMOVE = "project:release:file:remove"
+    ROLE_INVITE = "project:role:invite"
+    ROLE_ADD = "project:role:add"
+    ROLE_CHANGE = "project:role:change"
+    ROLE_REMOVE = "project:role:remove"
+    ROLE_DECLINE_INVITE = "project:role:decline_invite"
+    ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+
+
 def record_project_event(
     *,
     project: Project,

@@ -117,33 +117,17 @@ def quarantine_denial(project: Project) -> Denial | None:
 @transaction.atomic
 def remove_project(*, project: Project, reason: str, by: AbstractBaseUser | None = None) -> None:
     """Delete a project, its releases, files and stored objects; its filenames stay reserved."""
-    record_event(project=project, tag="project:remove", by=by, reason=reason)
-    releases.delete_project(project=project, user=by)
+    releases.delete_project(project=project, user=by, reason=reason)
 
 
 @transaction.atomic
 def remove_release(*, release: Release, reason: str, by: AbstractBaseUser | None = None) -> None:
-    record_event(
-        project=release.project,
-        tag="project:release:remove",
-        by=by,
-        reason=reason,
-        version=release.version,
-    )
-    releases.delete_release(release=release, user=by)
+    releases.delete_release(release=release, user=by, reason=reason)
 
 
 @transaction.atomic
 def remove_file(*, file: File, reason: str, by: AbstractBaseUser | None = None) -> None:
-    record_event(
-        project=file.release.project,
-        tag="project:file:remove",
-        by=by,
-        reason=reason,
-        version=file.release.version,
-        filename=file.filename,
-    )
-    releases.delete_file(file=file, user=by)
+    releases.delete_file(file=file, user=by, reason=reason)
 
 
 def check_limits(*, upload_limit: int | None, total_size_limit: int | None) -> None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from packaging.utils import canonicalize_version
 from packaging.version import Version
 
+from packages.events import EventTag, record_project_event
 from packages.jobs import render_description
 from packages.journal import record_change
 from packages.models import File, FilenameRegistry, Project, Release, Role, RoleName
@@ -109,7 +110,13 @@ def add_file(*, release: Release, user: AbstractBaseUser, **fields) -> File:
 
 
 @transaction.atomic
-def yank_release(*, release: Release, reason: str, user: AbstractBaseUser | None = None) -> None:
+def yank_release(
+    *,
+    release: Release,
+    reason: str,
+    user: AbstractBaseUser | None = None,
+    ip_address: str | None = None,
+) -> None:
     """PEP 592: installers skip the release unless pinned; files stay downloadable."""
     Release.objects.filter(pk=release.pk).update(
         yanked=True, yanked_reason=reason, yanked_at=timezone.now()
@@ -118,14 +125,31 @@ def yank_release(*, release: Release, reason: str, user: AbstractBaseUser | None
     record_change(
         project=release.project, version=release.version, action="yank release", user=user
     )
+    record_project_event(
+        project=release.project,
+        tag=EventTag.RELEASE_YANK,
+        user=user,
+        ip_address=ip_address,
+        version=release.version,
+        reason=reason,
+    )
 
 
 @transaction.atomic
-def unyank_release(*, release: Release, user: AbstractBaseUser | None = None) -> None:
+def unyank_release(
+    *, release: Release, user: AbstractBaseUser | None = None, ip_address: str | None = None
+) -> None:
     Release.objects.filter(pk=release.pk).update(yanked=False, yanked_reason="", yanked_at=None)
     release.yanked, release.yanked_reason = False, ""
     record_change(
         project=release.project, version=release.version, action="unyank release", user=user
+    )
+    record_project_event(
+        project=release.project,
+        tag=EventTag.RELEASE_UNYANK,
+        user=user,
+        ip_address=ip_address,
+        version=release.version,
     )
 
 
@@ -151,8 +175,24 @@ def _delete_stored_after_commit(files: list[File]) -> None:
 
 
 @transaction.atomic
-def delete_file(*, file: File, user: AbstractBaseUser | None = None) -> None:
+def delete_file(
+    *,
+    file: File,
+    user: AbstractBaseUser | None = None,
+    ip_address: str | None = None,
+    reason: str = "",
+) -> None:
+    """Owners' pages and staff both delete through here; `reason` is staff's."""
     release = file.release
+    record_project_event(
+        project=release.project,
+        tag=EventTag.FILE_REMOVE,
+        user=user,
+        ip_address=ip_address,
+        version=release.version,
+        filename=file.filename,
+        **_reason(reason),
+    )
     Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - file.size)
     file.delete()
     _delete_stored_after_commit([file])
@@ -165,7 +205,21 @@ def delete_file(*, file: File, user: AbstractBaseUser | None = None) -> None:
 
 
 @transaction.atomic
-def delete_release(*, release: Release, user: AbstractBaseUser | None = None) -> None:
+def delete_release(
+    *,
+    release: Release,
+    user: AbstractBaseUser | None = None,
+    ip_address: str | None = None,
+    reason: str = "",
+) -> None:
+    record_project_event(
+        project=release.project,
+        tag=EventTag.RELEASE_REMOVE,
+        user=user,
+        ip_address=ip_address,
+        version=release.version,
+        **_reason(reason),
+    )
     files = list(release.files.all())
     size = sum(f.size for f in files)
     Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - size)
@@ -177,10 +231,27 @@ def delete_release(*, release: Release, user: AbstractBaseUser | None = None) ->
 
 
 @transaction.atomic
-def delete_project(*, project: Project, user: AbstractBaseUser | None = None) -> None:
-    """Remove a project with its releases and files. The journal keeps its history and the
-    filename registry keeps every filename it used."""
+def delete_project(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None = None,
+    ip_address: str | None = None,
+    reason: str = "",
+) -> None:
+    """Remove a project with its releases and files. The journal and the project's events keep
+    its history and the filename registry keeps every filename it used."""
+    record_project_event(
+        project=project,
+        tag=EventTag.PROJECT_REMOVE,
+        user=user,
+        ip_address=ip_address,
+        **_reason(reason),
+    )
     files = list(File.objects.filter(release__project=project))
     record_change(project=project, action="remove project", user=user)
     project.delete()
     _delete_stored_after_commit(files)
+
+
+def _reason(reason: str) -> dict[str, str]:
+    return {"reason": reason} if reason else {}

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,21 +21,11 @@ from accounts.access import manage_required
 from accounts.events import client_ip
 from accounts.login import needs_reauthentication
 from packages import permissions, releases
-from packages.events import record_project_event
 from packages.forms import ConfirmForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release, Role
 from packages.search import with_latest_release
 
 HISTORY_PAGE_SIZE = 50
-
-
-class EventTag:
-    # Warehouse's names for these project events.
-    RELEASE_YANK = "project:release:yank"
-    RELEASE_UNYANK = "project:release:unyank"
-    RELEASE_REMOVE = "project:release:remove"
-    FILE_REMOVE = "project:release:file:remove"
-    PROJECT_REMOVE = "project:remove"
 
 
 def _managed_project(request: HttpRequest, name: str) -> Project:
@@ -68,16 +57,6 @@ def _reauthenticate(request: HttpRequest, then: str) -> HttpResponse | None:
     if not needs_reauthentication(request):
         return None
     return redirect(f"/account/reauthenticate/?{urlencode({'next': then})}")
-
-
-def _record_event(request: HttpRequest, project: Project, tag: str, **additional) -> None:
-    record_project_event(
-        project=project,
-        tag=tag,
-        user=request.user,
-        ip_address=client_ip(request),
-        **additional,
-    )
 
 
 @manage_required
@@ -139,11 +118,9 @@ def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
         context = _release_context(project, release, yank_form=form)
         return render(request, "manage/release.html", context, status=400)
     reason = form.cleaned_data["reason"]
-    with transaction.atomic():
-        releases.yank_release(release=release, reason=reason, user=request.user)
-        _record_event(
-            request, project, EventTag.RELEASE_YANK, version=release.version, reason=reason
-        )
+    releases.yank_release(
+        release=release, reason=reason, user=request.user, ip_address=client_ip(request)
+    )
     messages.success(request, f"Yanked release {release.version}.")
     return redirect(_release_url(release))
 
@@ -155,9 +132,7 @@ def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
     release = _release(project, version)
     if response := _reauthenticate(request, _release_url(release)):
         return response
-    with transaction.atomic():
-        releases.unyank_release(release=release, user=request.user)
-        _record_event(request, project, EventTag.RELEASE_UNYANK, version=release.version)
+    releases.unyank_release(release=release, user=request.user, ip_address=client_ip(request))
     messages.success(request, f"Un-yanked release {release.version}.")
     return redirect(_release_url(release))
 
@@ -173,9 +148,7 @@ def delete_release(request: HttpRequest, name: str, version: str) -> HttpRespons
     if not form.is_valid():
         context = _release_context(project, release, delete_form=form)
         return render(request, "manage/release.html", context, status=400)
-    with transaction.atomic():
-        releases.delete_release(release=release, user=request.user)
-        _record_event(request, project, EventTag.RELEASE_REMOVE, version=release.version)
+    releases.delete_release(release=release, user=request.user, ip_address=client_ip(request))
     messages.success(request, f"Deleted release {release.version}.")
     return redirect("manage-project-releases", project.name)
 
@@ -195,11 +168,7 @@ def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> 
         )
         return render(request, "manage/release.html", context, status=400)
     file.release = release
-    with transaction.atomic():
-        releases.delete_file(file=file, user=request.user)
-        _record_event(
-            request, project, EventTag.FILE_REMOVE, version=release.version, filename=file.filename
-        )
+    releases.delete_file(file=file, user=request.user, ip_address=client_ip(request))
     messages.success(request, f"Deleted file {file.filename}.")
     return redirect(_release_url(release))
 
@@ -214,9 +183,7 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
         return response
     form = ConfirmForm(request.POST or None, expected=project.name)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            _record_event(request, project, EventTag.PROJECT_REMOVE)
-            releases.delete_project(project=project, user=request.user)
+        releases.delete_project(project=project, user=request.user, ip_address=client_ip(request))
         messages.success(request, f"Deleted project {project.name}.")
         return redirect("manage-projects")
     context = {"project": project, "form": form, "tab": "settings"}

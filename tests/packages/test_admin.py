@@ -291,7 +291,7 @@ def test_removing_releases_and_files(client, moderator, administrator):
     project.refresh_from_db()
     assert project.total_size == File.objects.get().size
     tags = set(ProjectEvent.objects.values_list("tag", flat=True))
-    assert {"project:file:remove", "project:release:remove"} <= tags
+    assert {"project:release:file:remove", "project:release:remove"} <= tags
 
 
 def test_moderator_sets_size_limits_within_bounds(client, moderator, settings):
