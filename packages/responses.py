@@ -84,7 +84,10 @@ def rendered_page(
     client will receive.
     """
     wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
-    page = local_pages.get(wanted) or cache.get(wanted)
+    page = local_pages.get(wanted)
+    if page is not None:
+        return page
+    page = cache.get(wanted)
     if page is None:
         body, content_type = render()
         etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
