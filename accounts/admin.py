@@ -94,7 +94,6 @@ class AccountActionsMixin:
             apply=lambda obj, data: moderation.reset_password(
                 user=self.user_of(obj),
                 reason=data["reason"],
-                site_url=request.build_absolute_uri("/").rstrip("/"),
                 by=request.user,
             ),
         )
@@ -232,8 +231,7 @@ class ApiTokenAdmin(ScaledAdmin):
 
     @admin.display(description="Projects")
     def scope(self, token: ApiToken) -> str:
-        names = [p.name for p in token.projects.all()]
-        return ", ".join(names) if names else "All projects of the user"
+        return token.scope_description
 
     def get_actions(self, request: HttpRequest) -> dict:
         # Deleting a token only revokes it, so Django's bulk delete is fine here.

@@ -13,7 +13,9 @@ from django.utils import timezone
 class ApiToken(models.Model):
     """An upload token. Only a hash of the secret is kept (see accounts/tokens.py).
 
-    With no projects the token is user-wide; otherwise it is valid for those projects only.
+    A token is user-wide or scoped, for good: `scoped` is set at creation and never changes, so
+    a scoped token whose projects were all deleted is valid for nothing, rather than falling
+    back to "no projects listed, so every project" (packages/permissions.py asks `scoped`).
     """
 
     user = models.ForeignKey(
@@ -23,6 +25,7 @@ class ApiToken(models.Model):
     identifier = models.CharField(max_length=32, unique=True, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
     description = models.CharField(max_length=200, blank=True)
+    scoped = models.BooleanField(default=False, editable=False)
     projects = models.ManyToManyField("packages.Project", blank=True, related_name="api_tokens")
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
@@ -34,6 +37,14 @@ class ApiToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires is not None and self.expires <= timezone.now()
+
+    @property
+    def scope_description(self) -> str:
+        """What the token may upload to, as the token page and admin show it."""
+        if not self.scoped:
+            return "All projects"
+        names = [project.name for project in self.projects.all()]
+        return ", ".join(names) or "No project (its projects were deleted)"
 
 
 class Account(models.Model):

@@ -48,14 +48,16 @@ def create_api_token(
 ) -> IssuedToken:
     identifier = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
+    projects = list(projects)
     token = ApiToken.objects.create(
         user=user,
+        scoped=bool(projects),
         identifier=identifier,
         secret_hash=_hash_secret(secret),
         description=description,
         expires=expires,
     )
-    token.projects.set(list(projects))
+    token.projects.set(projects)
     return IssuedToken(token=token, plaintext=f"{settings.API_TOKEN_PREFIX}{identifier}.{secret}")
 
 

@@ -60,13 +60,10 @@ def _frozen(user: User) -> Denial:
 def can_upload(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
     """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
     account must be in standing (PyPI's checks 7 and 8, in that order)."""
-    if token is not None:
-        scoped_ids = {p.pk for p in token.projects.all()}
-        if scoped_ids and project.pk not in scoped_ids:
-            return Denial(
-                "Invalid API Token: project-scoped token is not valid for project: "
-                f"'{project.name}'"
-            )
+    if token is not None and token.scoped and not token.projects.filter(pk=project.pk).exists():
+        return Denial(
+            f"Invalid API Token: project-scoped token is not valid for project: '{project.name}'"
+        )
     role_name, standing = _role_and_standing(user=user, project=project)
     if role_name is None:
         name = user.get_username() if user.is_authenticated else ""
@@ -86,7 +83,7 @@ def can_create_project(*, user: User, token: ApiToken | None = None) -> Denial |
     (The per-user and per-IP creation limit is uploads' to apply, with a 429.)"""
     if not user.is_authenticated:
         return Denial("You must log in first.")
-    if token is not None and token.projects.exists():
+    if token is not None and token.scoped:
         return Denial("Invalid API Token: project-scoped token cannot create new projects.")
     standing = standing_of(user)
     if standing.frozen or not user.is_active:
