@@ -68,23 +68,21 @@ def verification_token(email: Email) -> str:
     return signing.dumps({"id": email.pk, "email": email.email.lower()}, salt=VERIFY_SALT)
 
 
-def send_verification(*, email: Email, site_url: str) -> None:
+def send_verification(*, email: Email) -> None:
     send_templated_mail(
         to=email.email,
         template="verify-email",
         context={
             "user": email.user,
             "email": email,
-            "url": f"{site_url}/account/verify-email/?token={verification_token(email)}",
+            "url": f"{settings.SITE_URL}/account/verify-email/?token={verification_token(email)}",
             "hours": settings.EMAIL_TOKEN_MAX_AGE // 3600,
         },
     )
 
 
 @transaction.atomic
-def add_email(
-    *, user: AbstractBaseUser, address: str, site_url: str, ip_address: str | None = None
-) -> Email:
+def add_email(*, user: AbstractBaseUser, address: str, ip_address: str | None = None) -> Email:
     """An unverified extra address, and a mail with its verification link."""
     check(("email_add_user", user.pk), message="Too many emails added to this account.")
     if address_taken(address):
@@ -92,7 +90,7 @@ def add_email(
     email = Email.objects.create(user=user, email=address, primary=False, verified=False)
     hit(("email_add_user", user.pk))
     record_user_event(user=user, tag=UserEvent.Tag.EMAIL_ADD, ip_address=ip_address, email=address)
-    transaction.on_commit(lambda: send_verification(email=email, site_url=site_url))
+    transaction.on_commit(lambda: send_verification(email=email))
     return email
 
 

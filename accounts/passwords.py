@@ -37,7 +37,7 @@ def _user_for(identifier: str) -> AbstractBaseUser | None:
     return user
 
 
-def request_password_reset(*, identifier: str, site_url: str, ip_address: str | None) -> None:
+def request_password_reset(*, identifier: str, ip_address: str | None) -> None:
     """Mail a reset link to the account's primary address. Says nothing about whether the
     account exists, so the page cannot be used to find accounts."""
     user = _user_for(identifier)
@@ -56,7 +56,7 @@ def request_password_reset(*, identifier: str, site_url: str, ip_address: str | 
         template="password-reset",
         context={
             "user": user,
-            "url": f"{site_url}/account/reset-password/?token={token}",
+            "url": f"{settings.SITE_URL}/account/reset-password/?token={token}",
             "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
         },
     )

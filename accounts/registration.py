@@ -47,7 +47,7 @@ def registration_disabled() -> bool:
 
 @transaction.atomic
 def register_user(
-    *, username: str, email: str, password: str, site_url: str, ip_address: str | None
+    *, username: str, email: str, password: str, ip_address: str | None
 ) -> AbstractBaseUser:
     """The new user's address stays unverified until they open the link mailed to it."""
     ratelimits.check(
@@ -66,5 +66,5 @@ def register_user(
     user.email = email
     ratelimits.hit(("register_ip", ip_address))
     record_user_event(user=user, tag=UserEvent.Tag.ACCOUNT_CREATE, ip_address=ip_address)
-    transaction.on_commit(lambda: send_verification(email=address, site_url=site_url))
+    transaction.on_commit(lambda: send_verification(email=address))
     return user

@@ -83,7 +83,6 @@ def invite_collaborator(
     username: str,
     role_name: str,
     invited_by: AbstractBaseUser,
-    site_url: str,
     ip_address: str | None = None,
 ) -> RoleInvitation:
     """1. Find an active invitee with no role and no open invitation on the project.
@@ -124,7 +123,10 @@ def invite_collaborator(
     if email is not None:
         context = {
             "invitation": invitation,
-            "url": f"{site_url}/account/verify-project-role/?token={invitation_token(invitation)}",
+            "url": (
+                f"{settings.SITE_URL}/account/verify-project-role/"
+                f"?token={invitation_token(invitation)}"
+            ),
             "days": settings.ROLE_INVITATION_MAX_AGE // 86400,
         }
         transaction.on_commit(

@@ -38,7 +38,7 @@ def extract_file_metadata(file_id: int) -> None:
     maintenance.extract_metadata(file_id)
 
 
-def send_password_reset_by_staff(user_id: int, site_url: str) -> None:
+def send_password_reset_by_staff(user_id: int) -> None:
     """Mail the link to set a new password after staff disabled the old one. The link is made
     when the job runs, so a retry sends one that still works."""
     from django.conf import settings
@@ -60,7 +60,7 @@ def send_password_reset_by_staff(user_id: int, site_url: str) -> None:
         template="password-reset-by-staff",
         context={
             "user": user,
-            "url": password_reset_url(user=user, site_url=site_url),
+            "url": password_reset_url(user=user),
             "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
         },
     )

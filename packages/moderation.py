@@ -276,19 +276,19 @@ def unfreeze_user(
     _record_user_action(user=user, tag="account:unfrozen", by=by, reason=reason)
 
 
-def password_reset_url(*, user: AbstractBaseUser, site_url: str) -> str:
+def password_reset_url(*, user: AbstractBaseUser) -> str:
     """A link to the accounts app's reset page, in the form accounts.passwords checks (it dies
     once the password changes or the user logs in)."""
     token = signing.dumps(
         {"id": user.pk, "token": default_token_generator.make_token(user)},
         salt=passwords.RESET_SALT,
     )
-    return f"{site_url.rstrip('/')}/account/reset-password/?token={token}"
+    return f"{settings.SITE_URL}/account/reset-password/?token={token}"
 
 
 @transaction.atomic
 def reset_password(
-    *, user: AbstractBaseUser, reason: str, site_url: str, by: AbstractBaseUser | None = None
+    *, user: AbstractBaseUser, reason: str, by: AbstractBaseUser | None = None
 ) -> None:
     """Disable the password, so a stolen one stops working, and email the user a link to set a
     new one, as Warehouse's admin "reset password" does. Tokens keep working."""
@@ -298,7 +298,7 @@ def reset_password(
     user.set_unusable_password()
     user.save(update_fields=["password"])
     _record_user_action(user=user, tag="account:password:reset_by_staff", by=by, reason=reason)
-    enqueue(send_password_reset_by_staff, user.pk, site_url)
+    enqueue(send_password_reset_by_staff, user.pk)
 
 
 @transaction.atomic

@@ -67,7 +67,33 @@ if not SECRET_KEY:
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
 
-ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "*").split(",") if h]
+# --- Where this site lives -------------------------------------------------------------------
+# Every absolute URL (mail links, file URLs in the simple API, feeds, help links) is built from
+# SITE_URL, never from the request's Host header, which a client can forge. Production
+# (DATABASE_URL set) needs SITE_URL or ALLOWED_HOSTS and derives the one from the other; the
+# embedded default serves http://HOST:PORT with no set-up.
+SITE_URL = env("SITE_URL").rstrip("/")
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS").split(",") if h.strip()]
+if SITE_URL and urlparse(SITE_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(f"SITE_URL must be an http(s) URL, not {SITE_URL!r}")
+if not SITE_URL and not ALLOWED_HOSTS and env("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "Set SITE_URL (e.g. https://pypi.example.com) or ALLOWED_HOSTS when DATABASE_URL is set: "
+        "links in mail and in the simple API are built from it."
+    )
+if not SITE_URL:
+    if ALLOWED_HOSTS and not ALLOWED_HOSTS[0].startswith((".", "*")):
+        _scheme = "https" if env_bool("SECURE_COOKIES") or env_bool("BEHIND_PROXY") else "http"
+        SITE_URL = f"{_scheme}://{ALLOWED_HOSTS[0]}"
+    else:
+        _host = env("HOST", "127.0.0.1")
+        _host = "127.0.0.1" if _host in {"", "0.0.0.0", "::"} else _host
+        SITE_URL = f"http://{_host}:{env('PORT', '8000')}"
+if not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = [urlparse(SITE_URL).hostname or "localhost"]
+    if not env("DATABASE_URL"):
+        # Embedded: whatever loopback name the browser uses.
+        ALLOWED_HOSTS += ["localhost", "127.0.0.1", "[::1]"]
 CSRF_TRUSTED_ORIGINS = [o for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o]
 
 INSTALLED_APPS = [
@@ -148,17 +174,27 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage degrades to cache misses instead of failing requests.
+            "BACKEND": "pypi_site.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "pypi"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+    # A short connect timeout, so an unreachable Redis makes enqueue fall back to running the
+    # job in the request (pypi_site/jobs.py) instead of hanging it.
+    _rq_url = REDIS_URL
+    if "socket_connect_timeout" not in _rq_url:
+        _rq_url += ("&" if "?" in _rq_url else "?") + "socket_connect_timeout=2"
+    RQ_QUEUES = {"default": {"URL": _rq_url, "DEFAULT_TIMEOUT": 600}}
 else:
+    # Every gunicorn worker must see the same rate-limit counts and flags: a cache on disk
+    # under DATA_DIR, not one per process.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "OPTIONS": {"MAX_ENTRIES": 5000},
+            "BACKEND": "pypi_site.cache.SharedFileCache",
+            "LOCATION": DATA_DIR / "cache",
+            "OPTIONS": {"MAX_ENTRIES": 20000},
         }
     }
     # django-rq needs the setting to import; pypi_site.jobs.enqueue never reaches it without Redis.
@@ -210,9 +246,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024**
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
 API_TOKEN_PREFIX = env("API_TOKEN_PREFIX", "pypi-")
-# Absolute URLs in the simple API; empty means "the host the request came in on".
-FILES_BASE_URL = env("FILES_BASE_URL")
-HELP_URL = env("HELP_URL", "/help/")
+# Where file links in the simple and JSON APIs point (a CDN, say); default SITE_URL/packages/.
+FILES_BASE_URL = env("FILES_BASE_URL") or f"{SITE_URL}/packages/"
+# Refusal messages link here; absolute, since twine and pip show them outside any page.
+HELP_URL = env("HELP_URL") or f"{SITE_URL}/help/"
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None

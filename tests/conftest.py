@@ -20,6 +20,11 @@ def _isolated_state(settings, tmp_path):
         # tested in tests/packages/test_pages.py).
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Links in pages and mail point at the test client's host (settings derive these three
+    # from SITE_URL when they are read, before any test can set it).
+    settings.SITE_URL = "http://testserver"
+    settings.FILES_BASE_URL = "http://testserver/packages/"
+    settings.HELP_URL = "http://testserver/help/"
     cache.clear()
     local_pages.clear()
     yield

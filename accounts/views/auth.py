@@ -27,7 +27,7 @@ from accounts.forms import (
 )
 from accounts.models import UserEvent
 from accounts.ratelimits import RateLimited
-from accounts.views.common import next_url, site_url, too_many_requests
+from accounts.views.common import next_url, too_many_requests
 
 GET_POST = ["GET", "POST"]
 
@@ -107,7 +107,6 @@ def register(request: HttpRequest) -> HttpResponse:
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["new_password"],
-                site_url=site_url(request),
                 ip_address=client_ip(request),
             )
         except RateLimited as exc:
@@ -143,7 +142,6 @@ def request_password_reset(request: HttpRequest) -> HttpResponse:
         try:
             passwords.request_password_reset(
                 identifier=form.cleaned_data["username_or_email"],
-                site_url=site_url(request),
                 ip_address=client_ip(request),
             )
         except RateLimited as exc:

@@ -9,11 +9,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.ratelimits import RateLimited
 
 
-def site_url(request: HttpRequest) -> str:
-    """This site's origin, for links in mail."""
-    return request.build_absolute_uri("/").rstrip("/")
-
-
 def next_url(request: HttpRequest, default: str = "/manage/account/") -> str:
     """The `next` parameter if it points back into this site, else `default`."""
     target = request.POST.get("next") or request.GET.get("next") or ""

@@ -16,7 +16,7 @@ from accounts.events import client_ip
 from accounts.forms import AddEmailForm, ApiTokenForm, ChangePasswordForm, TotpForm
 from accounts.models import Email
 from accounts.ratelimits import RateLimited
-from accounts.views.common import site_url, too_many_requests
+from accounts.views.common import too_many_requests
 
 TOTP_SECRET_KEY = "accounts.totp_provision_secret"
 HISTORY_LENGTH = 50
@@ -68,7 +68,6 @@ def add_email(request: HttpRequest) -> HttpResponse:
         email = emails.add_email(
             user=request.user,
             address=form.cleaned_data["email"],
-            site_url=site_url(request),
             ip_address=client_ip(request),
         )
     except RateLimited as exc:
@@ -92,7 +91,7 @@ def email_action(request: HttpRequest, email_id: int, action: str) -> HttpRespon
         if action == "primary":
             emails.make_primary(user=request.user, email=email, ip_address=ip)
         elif action == "resend" and not email.verified:
-            emails.send_verification(email=email, site_url=site_url(request))
+            emails.send_verification(email=email)
         elif action == "delete":
             emails.remove_email(user=request.user, email=email, ip_address=ip)
         else:

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import account_required, manage_required, reauth_redirect
 from accounts.events import client_ip
-from accounts.views.common import site_url
 from packages import collaboration, permissions
 from packages.models import Project, Role, RoleInvitation, RoleName
 from packages.releases import find_project
@@ -79,7 +78,6 @@ def collaboration_page(request: HttpRequest, name: str) -> HttpResponse:
                 username=form.cleaned_data["username"],
                 role_name=form.cleaned_data["role_name"],
                 invited_by=request.user,
-                site_url=site_url(request),
                 ip_address=client_ip(request),
             )
         except collaboration.CollaborationError as exc:

@@ -27,9 +27,10 @@ CORS = {
 }
 
 
-def files_base_url(request: HttpRequest) -> str:
-    """Where file URLs point: FILES_BASE_URL, or this host's /packages/."""
-    return settings.FILES_BASE_URL or request.build_absolute_uri("/packages/")
+def files_base_url() -> str:
+    """Where file URLs point: the configured FILES_BASE_URL (SITE_URL/packages/ by default),
+    never the request's Host, which a client could forge into a cached page."""
+    return settings.FILES_BASE_URL
 
 
 def _lookup_project(name: str) -> Project:
@@ -77,7 +78,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
     project = _lookup_project(name)
     fmt = simple.negotiate(request)
-    files_url = files_base_url(request)
+    files_url = files_base_url()
 
     def render_detail() -> tuple[bytes, str]:
         files = simple.project_files(project.pk, files_url=files_url)
@@ -103,8 +104,8 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         return HttpResponsePermanentRedirect(target)
     if project.is_quarantined:
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
-    base_url = request.build_absolute_uri("/").rstrip("/")
-    files_url = files_base_url(request)
+    base_url = settings.SITE_URL
+    files_url = files_base_url()
 
     def render_json() -> tuple[bytes, str]:
         body = render_project_json(project, version=version, base_url=base_url, files_url=files_url)

@@ -135,7 +135,7 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
             "project": project,
             "page": page,
             "release": page.release,
-            "files_url": files_base_url(request),
+            "files_url": files_base_url(),
             "can_manage": can_manage,
         },
     )

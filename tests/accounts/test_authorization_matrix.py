@@ -19,7 +19,7 @@ from tests.factories import make_project, make_user, post_upload, wheel_upload
 pytestmark = pytest.mark.django_db
 
 NO_AUTH = (
-    "Invalid or non-existent authentication information. See /help/#invalid-auth for more "
+    "Invalid or non-existent authentication information. See http://testserver/help/#invalid-auth for more "
     "information."
 )
 LOG_IN = "You must log in first."
@@ -32,7 +32,7 @@ def not_owner(name: str) -> str:
 def not_uploader(name: str) -> str:
     return (
         f"The user '{name}' isn't allowed to upload to project 'demo'. See "
-        "/help/#project-name for more information."
+        "http://testserver/help/#project-name for more information."
     )
 
 

@@ -88,7 +88,7 @@ def test_expired_invitation_cannot_be_accepted(alice, demo):
     assert not Role.objects.filter(user=bob).exists()
     # An expired invitation does not block a new one.
     collaboration.invite_collaborator(
-        project=demo, username="bob", role_name="Owner", invited_by=alice, site_url=""
+        project=demo, username="bob", role_name="Owner", invited_by=alice
     )
 
 
@@ -112,14 +112,14 @@ def test_invitation_refusals(alice, demo, setup, message):
         Role.objects.create(user=bob, project=demo, role_name="Maintainer")
     if setup == "pending":
         collaboration.invite_collaborator(
-            project=demo, username="bob", role_name="Owner", invited_by=alice, site_url=""
+            project=demo, username="bob", role_name="Owner", invited_by=alice
         )
     if setup == "unverified":
         bob.emails.update(verified=False)
     username = "nobody" if setup == "nobody" else "bob"
     with pytest.raises(collaboration.CollaborationError) as excinfo:
         collaboration.invite_collaborator(
-            project=demo, username=username, role_name="Maintainer", invited_by=alice, site_url=""
+            project=demo, username=username, role_name="Maintainer", invited_by=alice
         )
     assert str(excinfo.value) == message
 

@@ -35,6 +35,9 @@ _SERVER_ONLY = (
     "PORT",
     "HOST",
     "FILES_BASE_URL",
+    "SITE_URL",
+    "ALLOWED_HOSTS",
+    "HELP_URL",
     "DJANGO_SETTINGS_MODULE",
 )
 
@@ -153,6 +156,7 @@ def live_server_process(root: Path, **settings: str) -> Iterator[LiveServer]:
             SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
             HOST="127.0.0.1",
             PORT=str(port),
+            SITE_URL=url,
             WEB_CONCURRENCY="2",
             WEB_THREADS="4",
             ACCESS_LOG=str(root / "access.log"),

@@ -338,13 +338,13 @@ def test_moderator_prohibits_a_name_and_uploads_of_it_and_lookalikes_fail(client
     refused = post_upload(client, wheel_upload("evil_pkg", "1.0"), token)
     assert refused.status_code == 400
     assert refused.reason_phrase == (
-        "The name 'evil_pkg' isn't allowed. See /help/#project-name for more information."
+        "The name 'evil_pkg' isn't allowed. See http://testserver/help/#project-name for more information."
     )
     similar = post_upload(client, wheel_upload("ev1lpkg", "1.0"), token)
     assert similar.status_code == 400
     assert similar.reason_phrase == (
         "The name 'ev1lpkg' is too similar to an existing project. "
-        "See /help/#project-name for more information."
+        "See http://testserver/help/#project-name for more information."
     )
     assert not Project.objects.exists()
 

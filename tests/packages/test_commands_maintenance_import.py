@@ -104,7 +104,11 @@ def test_import_dists_reports_refused_files_and_dry_run_changes_nothing(tmp_path
 
 
 @pytest.mark.django_db(transaction=True)
-def test_imported_dists_install_with_pip_from_a_live_server(live_server, folder, tmp_path):
+def test_imported_dists_install_with_pip_from_a_live_server(
+    live_server, folder, tmp_path, settings
+):
+    # File links come from the site URL, which is the live server's here.
+    settings.FILES_BASE_URL = f"{live_server.url}/packages/"
     make_user("importer")
     run("import_dists", str(folder), "--user", "importer")
     target = tmp_path / "site"

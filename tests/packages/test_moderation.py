@@ -13,7 +13,7 @@ from tests.factories import make_project, make_token, make_user, post_upload, wh
 
 pytestmark = pytest.mark.django_db
 
-HELP = "/help/"
+HELP = "http://testserver/help/"
 
 
 @pytest.fixture

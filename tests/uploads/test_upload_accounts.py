@@ -15,12 +15,12 @@ pytestmark = pytest.mark.django_db
 UNVERIFIED = (
     "User 'alice', associated with the API token used, does not have a verified primary email "
     "address. Please add a verified primary email before attempting to upload. See "
-    "/help/#verified-email for more information."
+    "http://testserver/help/#verified-email for more information."
 )
 NO_2FA = (
     "User 'alice', associated with the API token used, does not have two-factor authentication "
     "enabled. Please enable two-factor authentication before attempting to upload. See "
-    "/help/#two-factor-authentication for more information."
+    "http://testserver/help/#two-factor-authentication for more information."
 )
 
 
