@@ -29,9 +29,21 @@ QUEUE = "default"
 
 def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     if settings.REDIS_URL:
-        transaction.on_commit(lambda: enqueue_now(func, *args, **kwargs))
+        transaction.on_commit(lambda: _enqueue_or_run(func, *args, **kwargs))
     else:
         transaction.on_commit(lambda: run_inline(func, *args, **kwargs))
+
+
+def _enqueue_or_run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """With Redis unreachable the write has already committed; do the job here rather than
+    lose it (slower for this one request, but nothing is left undone)."""
+    from redis.exceptions import RedisError
+
+    try:
+        enqueue_now(func, *args, **kwargs)
+    except (RedisError, OSError) as exc:
+        logger.warning("Job queue unavailable (%s); running %s inline", exc, func.__qualname__)
+        run_inline(func, *args, **kwargs)
 
 
 def enqueue_now(func: Callable[..., Any], *args: Any, **kwargs: Any):
