@@ -38,14 +38,26 @@ def _user_for(identifier: str) -> AbstractBaseUser | None:
 
 
 def request_password_reset(*, identifier: str, ip_address: str | None) -> None:
-    """Mail a reset link to the account's primary address. Says nothing about whether the
-    account exists, so the page cannot be used to find accounts."""
+    """Mail a reset link to the account's primary address.
+
+    The answer must not tell whether the account exists, so the only limit that answers 429 is
+    the per-IP one, which counts every request alike. The per-account limits (PyPI's 5 a day,
+    counted per requesting address, plus a ceiling across all addresses) drop extra mails
+    silently: a stranger who asks five times uses up their own quota, not the owner's.
+    """
+    ip_pair = ("password_reset_ip", ip_address)
+    ratelimits.check(ip_pair, message="Too many password resets requested.")
+    ratelimits.hit(ip_pair)
     user = _user_for(identifier)
-    pairs = (("password_reset_ip", ip_address), ("password_reset_user", user.pk if user else None))
-    ratelimits.check(*pairs, message="Too many password resets requested.")
-    ratelimits.hit(*pairs)
     if user is None or not user.is_active or is_frozen(user):
         return
+    account_pairs = (
+        ("password_reset_user_ip", f"{user.pk}:{ip_address or ''}"),
+        ("password_reset_user", user.pk),
+    )
+    if ratelimits.is_limited(*account_pairs):
+        return
+    ratelimits.hit(*account_pairs)
     email = primary_email(user)
     if email is None:
         return

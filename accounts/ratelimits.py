@@ -1,5 +1,5 @@
-"""Abuse limits, counted in Django's cache (locmem embedded, Redis when REDIS_URL is set), so
-every app server sees the same counts.
+"""Abuse limits, counted in Django's cache (a file cache under DATA_DIR embedded, Redis when
+REDIS_URL is set; see pypi_site/cache.py), so every worker and app server sees the same counts.
 
 Each limit is "COUNT/SECONDS" in `settings.RATE_LIMITS`, counted in fixed windows of SECONDS
 per identifier (a user id or an IP address). Callers `check` before the action and `hit` when
@@ -77,6 +77,15 @@ def check(*pairs: tuple[str, object], message: str) -> None:
     ]
     if waits:
         raise RateLimited(message, retry_after=max(waits))
+
+
+def is_limited(*pairs: tuple[str, object]) -> bool:
+    """Whether any pair is over its limit, for limits that act silently."""
+    try:
+        check(*pairs, message="")
+    except RateLimited:
+        return True
+    return False
 
 
 def hit(*pairs: tuple[str, object]) -> None:

@@ -3,8 +3,8 @@ projects, no new users. Each flag can show a banner on every page.
 
 Uploads ask the database each time (one query on a four-row table), so a flag takes effect on
 every app server at once: read-only mode must really stop writes. Pages only show banners, so
-they read a copy cached for a few seconds; saving a flag clears it (see packages/apps.py), which
-with Redis reaches every server, and with each process's local cache takes up to CACHE_SECONDS.
+they read a copy cached for a few seconds in the cache all workers share; saving a flag clears
+it (see packages/apps.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from packages.permissions import Denial
 Flag = AdminFlag.Flag
 
 CACHE_KEY = "admin-flags:enabled:v1"
-# Short enough that every app server (each with its own locmem cache in embedded mode) follows a
-# change within seconds; long enough that uploads and pages cost no query.
+# Short enough that a change made past the admin (a restored database) shows within seconds;
+# long enough that pages cost no query.
 CACHE_SECONDS = 10
 
 DEFAULT_BANNERS = {

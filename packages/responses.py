@@ -4,6 +4,7 @@ Simple and JSON API pages are rendered once per (project, last serial, format, h
 with their gzip form and ETag, so a page costs the same whether the project has one file or
 thousands: one small query to learn the serial, then a cache hit. A key names immutable content
 (any change to a project bumps its serial), so every tier may keep an entry until it is evicted.
+Keys also carry RENDER_VERSION, so pages stored by an older deploy are never served.
 
 Tiers: a small per-process LRU (no network, no unpickling), then Django's cache (Redis in
 production, shared by all app servers), then rendering.
@@ -17,10 +18,21 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
+def _render_version() -> str:
+    """A fingerprint of the code that renders cached pages, so a deploy that changes their
+    format never serves pages the previous version stored in the shared cache."""
+    digest = hashlib.sha256()
+    for module in ("simple.py", "api.py", "responses.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+RENDER_VERSION = _render_version()
 # Below this size gzip costs more than it saves.
 GZIP_MIN_SIZE = 1024
 CACHE_SECONDS = 24 * 3600
@@ -83,6 +95,7 @@ def rendered_page(
     Identity and gzip forms are cached under separate keys so a hit moves only the bytes the
     client will receive.
     """
+    key = f"{RENDER_VERSION}:{key}"
     wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
     page = local_pages.get(wanted)
     if page is not None:

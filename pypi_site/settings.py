@@ -304,7 +304,10 @@ RATE_LIMITS = {
         "login_ip": "10/300",
         "two_factor_user": "5/300",
         "two_factor_ip": "10/300",
-        "password_reset_user": "5/86400",
+        # Mails to one account: PyPI's 5 a day per requesting address, and a ceiling across
+        # addresses that lifts within the hour (so no stranger locks the owner out for a day).
+        "password_reset_user_ip": "5/86400",
+        "password_reset_user": "10/3600",
         "password_reset_ip": "20/3600",
         "register_ip": "10/3600",
         "email_add_user": "5/86400",

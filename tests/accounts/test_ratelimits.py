@@ -80,18 +80,45 @@ def test_two_factor_attempts_are_limited(client, alice, clock):
     assert response.status_code == 200
 
 
-def test_password_reset_requests_are_limited(client, alice, clock, mailoutbox):
+def request_reset(client, identifier: str, ip: str = "127.0.0.1"):
+    return client.post(
+        "/account/request-password-reset/", {"username_or_email": identifier}, REMOTE_ADDR=ip
+    )
+
+
+def test_password_reset_mails_per_account_stop_silently(client, alice, clock, mailoutbox):
     for _ in range(5):
-        response = client.post("/account/request-password-reset/", {"username_or_email": "alice"})
-        assert response.status_code == 200
+        assert request_reset(client, "alice").status_code == 200
     assert len(mailoutbox) == 5
-    response = client.post("/account/request-password-reset/", {"username_or_email": "alice"})
-    assert response.status_code == 429
-    assert int(response["Retry-After"]) > 0
+    # The sixth gets the same page as any request, with no mail: nothing tells an
+    # attacker whether the account exists.
+    sixth = request_reset(client, "alice")
+    unknown = request_reset(client, "nobody-here")
+    assert sixth.status_code == unknown.status_code == 200
+    assert sixth.content == unknown.content
     assert len(mailoutbox) == 5
     clock(86401)
-    response = client.post("/account/request-password-reset/", {"username_or_email": "alice"})
-    assert response.status_code == 200
+    assert request_reset(client, "alice").status_code == 200
+    assert len(mailoutbox) == 6
+
+
+def test_a_strangers_reset_requests_do_not_lock_out_the_owner(client, alice, clock, mailoutbox):
+    for _ in range(5):
+        request_reset(client, "alice", ip="203.0.113.9")
+    assert len(mailoutbox) == 5
+
+    assert request_reset(client, "alice", ip="198.51.100.7").status_code == 200
+    assert len(mailoutbox) == 6
+
+
+def test_password_reset_per_ip_limit_is_the_same_for_every_name(client, alice, clock):
+    for i in range(20):
+        name = "alice" if i % 2 else f"nobody{i}"
+        assert request_reset(client, name).status_code == 200
+    for name in ("alice", "nobody-else"):
+        response = request_reset(client, name)
+        assert response.status_code == 429
+        assert 0 < int(response["Retry-After"]) <= 3600
 
 
 def test_registrations_per_ip_are_limited(client, settings, clock, fast_hashes):

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from packages.releases import yank_release
-from packages.responses import local_pages
+from packages.responses import RenderedPage, local_pages
 from tests.factories import (
     make_files,
     make_project,
@@ -199,3 +199,19 @@ def test_detail_query_count_is_constant(client, accept):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/simple/large/", HTTP_ACCEPT=accept).status_code == 200
     assert len(queries) == 1
+
+
+def test_pages_cached_by_an_older_deploy_are_not_served(client, uploaded, settings):
+    """A page stored under a key without this deploy's render version (an older format) is
+    never what a reader gets."""
+    from packages.models import Project
+
+    project = Project.objects.get(normalized_name="demo")
+    stale = RenderedPage(body=b"OLD FORMAT", etag='"old"', content_type="text/html")
+    old_key = f"simple:{project.pk}:{project.last_serial}:text/html:{settings.FILES_BASE_URL}"
+    cache.set_many({f"{old_key}|identity": stale, f"{old_key}|gzip": stale})
+    local_pages.clear()
+
+    body = client.get("/simple/demo/", HTTP_ACCEPT="text/html").content
+    assert b"OLD FORMAT" not in body
+    assert b"demo-1.0" in body
