@@ -23,6 +23,7 @@ from pathlib import Path
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
+
 def _render_version() -> str:
     """A fingerprint of the code that renders cached pages, so a deploy that changes their
     format never serves pages the previous version stored in the shared cache."""

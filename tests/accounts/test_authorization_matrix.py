@@ -19,8 +19,8 @@ from tests.factories import make_project, make_user, post_upload, wheel_upload
 pytestmark = pytest.mark.django_db
 
 NO_AUTH = (
-    "Invalid or non-existent authentication information. See http://testserver/help/#invalid-auth for more "
-    "information."
+    "Invalid or non-existent authentication information. See "
+    "http://testserver/help/#invalid-auth for more information."
 )
 LOG_IN = "You must log in first."
 

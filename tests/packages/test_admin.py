@@ -338,7 +338,8 @@ def test_moderator_prohibits_a_name_and_uploads_of_it_and_lookalikes_fail(client
     refused = post_upload(client, wheel_upload("evil_pkg", "1.0"), token)
     assert refused.status_code == 400
     assert refused.reason_phrase == (
-        "The name 'evil_pkg' isn't allowed. See http://testserver/help/#project-name for more information."
+        "The name 'evil_pkg' isn't allowed. "
+        "See http://testserver/help/#project-name for more information."
     )
     similar = post_upload(client, wheel_upload("ev1lpkg", "1.0"), token)
     assert similar.status_code == 400
