@@ -89,13 +89,3 @@ def project_registration_denial() -> Denial | None:
             f"See {settings.HELP_URL}#admin-intervention for more details."
         )
     return None
-
-
-def user_registration_denial() -> Denial | None:
-    """For the sign-up page: no new accounts while the flag is on."""
-    if is_enabled(Flag.DISALLOW_NEW_USER_REGISTRATION, fresh=True):
-        return Denial(
-            "New user registration temporarily disabled. "
-            f"See {settings.HELP_URL}#admin-intervention for more details."
-        )
-    return None

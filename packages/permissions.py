@@ -109,15 +109,6 @@ def can_manage(*, user: User, project: Project) -> Denial | None:
     return None
 
 
-def can_yank(*, user: User, project: Project) -> Denial | None:
-    return can_manage(user=user, project=project)
-
-
-def can_delete(*, user: User, project: Project) -> Denial | None:
-    """Deleting a project, a release or a file."""
-    return can_manage(user=user, project=project)
-
-
 def can_change_roles(*, user: User, project: Project) -> Denial | None:
     """Inviting collaborators, changing roles, removing others, revoking invitations."""
     return can_manage(user=user, project=project)

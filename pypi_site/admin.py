@@ -11,7 +11,7 @@ Why the lists are shaped this way:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -151,7 +151,3 @@ def confirm_action(
 
 def _accepts_objects(form_class: type[forms.Form]) -> bool:
     return getattr(form_class, "takes_objects", False)
-
-
-def names_of(objects: Iterable[Any]) -> str:
-    return ", ".join(str(o) for o in objects)

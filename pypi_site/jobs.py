@@ -12,11 +12,10 @@ the same change, must leave the same result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -67,9 +66,3 @@ def run_inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         func(*args, **kwargs)
     except Exception:
         logger.exception("Job %s failed", getattr(func, "__qualname__", func))
-
-
-def send_email(*, subject: str, body: str, to: Sequence[str]) -> None:
-    """Mail is sent from a job so a slow or failing mail server never holds up a request; the
-    job retries on failure."""
-    send_mail(subject, body, None, list(to))

@@ -105,8 +105,6 @@ MANAGE = {
 }
 ACTIONS = {
     "manage": permissions.can_manage,
-    "delete": permissions.can_delete,
-    "yank": permissions.can_yank,
     "role changes": permissions.can_change_roles,
 }
 

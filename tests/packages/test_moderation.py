@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.registration import registration_disabled
 from packages import flags, moderation
 from packages.models import JournalEntry, Project, ProjectEvent
 from tests.factories import make_project, make_token, make_user, post_upload, wheel_upload
@@ -78,7 +79,7 @@ def test_banners_of_enabled_flags(client):
         "Back at 14:00 UTC",
         "New user registration is temporarily disabled.",
     ]
-    assert flags.user_registration_denial() is not None
+    assert registration_disabled()
     assert "Back at 14:00 UTC" in client.get("/").content.decode()
 
 
