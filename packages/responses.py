@@ -22,6 +22,7 @@ from pathlib import Path
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
 
 
 def _render_version() -> str:
@@ -142,5 +143,6 @@ def page_response(
 
 
 def _if_none_match(request: HttpRequest) -> set[str]:
-    header = request.META.get("HTTP_IF_NONE_MATCH", "")
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+    # A weak match is enough for GET (RFC 9110 13.1.2).
+    tags = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
+    return {tag.removeprefix("W/") for tag in tags}

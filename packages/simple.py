@@ -34,21 +34,9 @@ def negotiate(request: HttpRequest) -> str:
     requested = _ALIASES.get(requested, requested)
     if requested in _SUPPORTED:
         return requested
-    choices = []
-    for position, part in enumerate(request.META.get("HTTP_ACCEPT", "").split(",")):
-        media, *params = (p.strip() for p in part.split(";"))
-        media = _ALIASES.get(media, media)
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media in _SUPPORTED and quality > 0:
-            choices.append((-quality, position, media))
-    return min(choices)[2] if choices else HTML
+    # Django ranks by q-value and specificity; on a tie the order of this tuple (HTML first).
+    preferred = request.get_preferred_type((*_SUPPORTED, *_ALIASES))
+    return _ALIASES.get(preferred, preferred) if preferred else HTML
 
 
 @dataclass(frozen=True)
