@@ -1,12 +1,10 @@
-"""Plain helpers that make rows, tokens and real distribution files for tests."""
+"""Plain helpers that make rows and tokens for tests, and upload requests for Django's test client
+(the files and the form come from tests/dists.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import tarfile
-import zipfile
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -14,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.tokens import create_api_token
 from packages.names import sdist_name_prefix
+from tests.dists import CONTENT_TYPE, make_sdist, make_wheel, upload_form
 
 
 def make_user(username: str = "alice", **fields):
@@ -30,61 +29,6 @@ def basic_auth(token: str, username: str = "__token__") -> str:
     return "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode()
 
 
-def metadata_text(name: str, version: str, extra: str = "") -> str:
-    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{extra}"
-
-
-def make_wheel(
-    name: str = "demo",
-    version: str = "1.0",
-    *,
-    filename: str | None = None,
-    metadata: str | None = None,
-    extra_files: dict[str, bytes] | None = None,
-    omit: tuple[str, ...] = (),
-    compression: int = zipfile.ZIP_DEFLATED,
-) -> tuple[str, bytes]:
-    dist = f"{sdist_name_prefix(name)}-{version}"
-    filename = filename or f"{dist}-py3-none-any.whl"
-    members = {
-        f"{sdist_name_prefix(name)}/__init__.py": b"VALUE = 1\n",
-        f"{dist}.dist-info/METADATA": (metadata or metadata_text(name, version)).encode(),
-        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-        f"{dist}.dist-info/RECORD": b"",
-        **(extra_files or {}),
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
-        for member, body in members.items():
-            if not any(member.endswith(o) for o in omit):
-                archive.writestr(member, body)
-    return filename, buffer.getvalue()
-
-
-def make_sdist(
-    name: str = "demo",
-    version: str = "1.0",
-    *,
-    filename: str | None = None,
-    top: str | None = None,
-    with_pkg_info: bool = True,
-) -> tuple[str, bytes]:
-    dist = f"{sdist_name_prefix(name)}-{version}"
-    filename = filename or f"{dist}.tar.gz"
-    top = top or dist
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        members = {f"{top}/setup.py": b"from setuptools import setup\nsetup()\n"}
-        if with_pkg_info:
-            members[f"{top}/PKG-INFO"] = metadata_text(name, version).encode()
-        for member, body in members.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(body)
-            archive.addfile(info, io.BytesIO(body))
-    return filename, buffer.getvalue()
-
-
 @dataclass
 class UploadRequest:
     """The multipart form twine sends, with every field overridable."""
@@ -96,23 +40,19 @@ class UploadRequest:
     filetype: str = "bdist_wheel"
     pyversion: str = "py3"
     fields: dict = field(default_factory=dict)
-    content_type: str = "application/octet-stream"
+    content_type: str = CONTENT_TYPE
     digests: bool = True
 
     def data(self) -> dict:
-        form = {
-            ":action": "file_upload",
-            "protocol_version": "1",
-            "metadata_version": "2.1",
-            "name": self.name,
-            "version": self.version,
-            "filetype": self.filetype,
-            "pyversion": self.pyversion,
-            "content": SimpleUploadedFile(self.filename, self.content, self.content_type),
-        }
-        if self.digests:
-            form["sha256_digest"] = hashlib.sha256(self.content).hexdigest()
-            form["md5_digest"] = hashlib.md5(self.content).hexdigest()
+        form: dict = upload_form(
+            name=self.name,
+            version=self.version,
+            content=self.content,
+            filetype=self.filetype,
+            pyversion=self.pyversion,
+            digests=self.digests,
+        )
+        form["content"] = SimpleUploadedFile(self.filename, self.content, self.content_type)
         form.update(self.fields)
         return {k: v for k, v in form.items() if v is not None}
 

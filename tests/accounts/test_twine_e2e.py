@@ -10,6 +10,8 @@ import re
 import pyotp
 import pytest
 
+from tests.dists import make_wheel
+
 # The live-server fixtures come with tests/e2e (maintained there).
 helpers = pytest.importorskip("tests.e2e.helpers")
 servers = pytest.importorskip("tests.e2e.servers")
@@ -86,7 +88,7 @@ def test_register_verify_two_factor_token_and_twine_upload(tmp_path):
         )
         token = html.unescape(re.search(r"(pypi-[A-Za-z0-9_.-]+)", response.text).group(1))
 
-        filename, content = helpers.make_wheel("newcomer-pkg", "1.0")
+        filename, content = make_wheel("newcomer-pkg", "1.0")
         wheel = tmp_path / filename
         wheel.write_bytes(content)
         helpers.twine_upload(server.url, token, wheel)

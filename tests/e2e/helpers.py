@@ -1,24 +1,22 @@
-"""Plain helpers for the end-to-end tests: subprocesses with a scrubbed environment, wheels
-built in memory, and the multipart form twine sends.
+"""Plain helpers for the end-to-end tests: subprocesses with a scrubbed environment, and uploads
+POSTed as twine sends them (the wheels and the form come from tests/dists.py).
 
 Nothing here imports Django: these tests talk to a separate server process over HTTP.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import requests
+
+from tests.dists import upload_files, upload_form
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -103,62 +101,6 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def wheel_dist_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
-def make_wheel(
-    name: str,
-    version: str,
-    *,
-    tag: str = "py3-none-any",
-    payload: bytes = b"VALUE = 1\n",
-    metadata_name: str | None = None,
-) -> tuple[str, bytes]:
-    """A small but complete wheel (METADATA, WHEEL, a correct RECORD) as (filename, bytes)."""
-    dist = f"{wheel_dist_name(name)}-{version}"
-    package = wheel_dist_name(name)
-    metadata = (
-        f"Metadata-Version: 2.1\nName: {metadata_name or name}\nVersion: {version}\n"
-        "Summary: built by the end-to-end tests\n"
-    )
-    members = {
-        f"{package}/__init__.py": payload,
-        f"{dist}.dist-info/METADATA": metadata.encode(),
-        f"{dist}.dist-info/WHEEL": (
-            f"Wheel-Version: 1.0\nGenerator: e2e-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
-        ).encode(),
-    }
-    record = []
-    for member, body in members.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode()
-        record.append(f"{member},sha256={digest},{len(body)}")
-    record.append(f"{dist}.dist-info/RECORD,,")
-    members[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for member, body in members.items():
-            archive.writestr(member, body)
-    return f"{dist}-{tag}.whl", buffer.getvalue()
-
-
-def upload_form(name: str, version: str, content: bytes) -> dict[str, str]:
-    """The form fields twine sends with a wheel (metadata 2.1, all three digests)."""
-    return {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "metadata_version": "2.1",
-        "name": name,
-        "version": version,
-        "summary": "built by the end-to-end tests",
-        "filetype": "bdist_wheel",
-        "pyversion": "py3",
-        "md5_digest": hashlib.md5(content, usedforsecurity=False).hexdigest(),
-        "sha256_digest": hashlib.sha256(content).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(content, digest_size=32).hexdigest(),
-    }
-
-
 def post_wheel(
     session: requests.Session,
     url: str,
@@ -171,8 +113,8 @@ def post_wheel(
 ) -> requests.Response:
     return session.post(
         f"{url}/legacy/",
-        data=upload_form(name, version, content),
-        files={"content": (filename, content, "application/octet-stream")},
+        data=upload_form(name=name, version=version, content=content),
+        files=upload_files(filename, content),
         auth=("__token__", token),
         timeout=60,
     )

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.helpers import http_session, make_wheel, post_wheel, storage_key
+from tests.dists import make_wheel
+from tests.e2e.helpers import http_session, post_wheel, storage_key
 
 pytestmark = pytest.mark.e2e
 

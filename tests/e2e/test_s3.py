@@ -19,6 +19,7 @@ import boto3
 import pytest
 import requests
 
+from tests.dists import make_wheel, metadata_text
 from tests.e2e.helpers import (
     VENV_BIN,
     clean_env,
@@ -26,7 +27,6 @@ from tests.e2e.helpers import (
     http_session,
     installed,
     make_venv,
-    make_wheel,
     normalize,
     pip_install,
     post_wheel,
@@ -193,7 +193,9 @@ def test_refused_uploads_leave_nothing_in_the_bucket(s3, s3_published):
     session = http_session()
 
     # Refused by the archive checks, before anything is stored.
-    filename, content = make_wheel("e2e-s3-misnamed", "1.0", metadata_name="e2e-someone-else")
+    filename, content = make_wheel(
+        "e2e-s3-misnamed", "1.0", metadata=metadata_text("e2e-someone-else", "1.0")
+    )
     response = post_wheel(
         session, s3.server.url, s3.server.token,
         name="e2e-s3-misnamed", version="1.0", filename=filename, content=content,

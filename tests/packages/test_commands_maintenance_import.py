@@ -15,7 +15,8 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
 from packages.models import File, JournalEntry, Project, Role
-from tests.factories import make_sdist, make_user, make_wheel, metadata_text
+from tests.dists import make_sdist, make_wheel, metadata_text
+from tests.factories import make_user
 
 
 def run(*args: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.storage import storages
 
 from packages.models import File, FilenameRegistry, JournalEntry, Project, Release, Role
+from tests.dists import make_wheel
 from tests.factories import (
     UploadRequest,
     basic_auth,
@@ -292,8 +293,6 @@ def test_only_one_sdist_per_release(client, token, settings):
     settings.ACCEPT_LEGACY_FILENAMES = True
     assert post_upload(client, sdist_upload(), token).status_code == 200
     # A .zip of the same release (legacy names allowed) is a second sdist.
-    from tests.factories import make_wheel
-
     _name, body = make_wheel()
     zipped = UploadRequest(
         filename="demo-1.0.zip", content=body, filetype="sdist", pyversion="source"
