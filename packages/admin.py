@@ -71,6 +71,16 @@ class RemovePermissionMixin:
 
 
 class QuarantineForm(ReasonForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="For staff only: kept in admin and the project's events with your name.",
+    )
+    notice = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="Public: shown on the project's page and to its owners. Empty for: "
+        f"“{moderation.DEFAULT_QUARANTINE_NOTICE}”",
+    )
     freeze_users = forms.BooleanField(
         required=False, help_text="Also freeze every user with a role on the project."
     )
@@ -152,7 +162,8 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "normalized_name",
         "ultranormalized_name",
         "status",
-        "lifecycle_note",
+        "quarantine_notice",
+        "quarantine_reason",
         "created",
         "size",
         "upload_limit_display",
@@ -234,6 +245,7 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
             apply=lambda project, data: moderation.quarantine_project(
                 project=project,
                 reason=data["reason"],
+                notice=data["notice"],
                 by=request.user,
                 freeze_users=data["freeze_users"],
             ),
@@ -590,8 +602,7 @@ class RoleInvitationAdmin(ScaledAdmin):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "name", "version", "action", "submitted_date", "submitted_by")
-    list_select_related = ("submitted_by",)
+    list_display = ("id", "name", "version", "action", "submitted_date", "submitted_by_name")
     search_fields = ("name",)
     search_help_text = "A project name (any spelling, or as it was when journaled) or a serial."
 
@@ -633,7 +644,8 @@ class ProjectEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Reason")
     def reason(self, event: ProjectEvent) -> str:
-        return str(event.additional.get("reason", ""))[:200]
+        additional = event.additional
+        return str(additional.get("reason") or additional.get(moderation.STAFF_REASON, ""))[:200]
 
 
 # --- Site flags -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from packages.journal import actor_name
 from packages.models import Project, ProjectEvent
 
 
@@ -40,5 +41,5 @@ def record_project_event(
         tag=tag,
         user=by,
         ip_address=ip_address or None,
-        additional={"submitted_by": by.get_username() if by else "", **additional},
+        additional={"submitted_by": actor_name(by), **additional},
     )

@@ -42,7 +42,15 @@ class Project(models.Model):
     lifecycle_status = models.CharField(
         max_length=32, choices=LifecycleStatus.choices, default="", blank=True
     )
-    lifecycle_note = models.TextField(blank=True)
+    # A quarantine has two texts: the notice is public (project page, owners' pages), the
+    # reason is the staff's own (admin and the project's events), so a moderator can write
+    # "report #123 from X, payload in setup.py" without publishing it.
+    quarantine_notice = models.TextField(
+        blank=True, help_text="Shown on the project's page and to its owners while quarantined"
+    )
+    quarantine_reason = models.TextField(
+        blank=True, help_text="Staff only: why it was last quarantined"
+    )
 
     objects = ProjectQuerySet.as_manager()
 
@@ -214,6 +222,9 @@ class JournalEntry(models.Model):
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who made the change, as text (PyPI keeps a username): the site user's name, or for a
+    # manage.py command its --actor (by default the OS user who ran it). It outlives the user.
+    submitted_by_name = models.CharField(max_length=150, blank=True)
 
     class Meta:
         verbose_name_plural = "journal entries"

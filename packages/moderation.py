@@ -1,9 +1,11 @@
 """What staff do to projects, names and users: the domain functions behind the admin actions
 and the moderation commands (Warehouse `admin/views/projects.py`, `admin/views/users.py`).
 
-Every action takes who did it (`by`, None from a command) and why (`reason`). Project actions
-journal the change with its author, as Warehouse does, and keep the reason in a ProjectEvent:
-the journal is public (mirrors read it) while events are the staff's and owners' record. User
+Every action takes who did it (`by`, None from a command, whose actor packages.journal.acting_as
+records) and why (`reason`). Project actions journal the change with its author, as Warehouse
+does, and keep the reason in a ProjectEvent: the journal is public (mirrors read it) while
+events are the staff's and owners' record. A quarantine's reason is the staff's alone (owners
+see its public notice instead). User
 actions go to the user's security history (UserEvent) and, with their author, to Django admin's
 log.
 """
@@ -22,7 +24,7 @@ from accounts import freezing, passwords, twofactor
 from accounts.events import record_user_event
 from packages import flags, releases
 from packages.events import record_project_event
-from packages.journal import record_change
+from packages.journal import actor_name, record_change
 from packages.models import (
     File,
     LifecycleStatus,
@@ -38,6 +40,14 @@ from packages.permissions import Denial
 # PyPI's bounds for a project's limits (reference section 6): a file limit between 100 MiB and
 # the hard cap, a total of at least the site default. None means "the site default".
 MIN_UPLOAD_LIMIT = 100 * 1024**2
+
+# What readers and owners of a quarantined project are told when staff write no notice.
+DEFAULT_QUARANTINE_NOTICE = (
+    "The index administrators are reviewing this project. Its files cannot be installed "
+    "until the review is over."
+)
+# A project event's key for a reason only staff may read; owners' history pages leave it out.
+STAFF_REASON = "staff_reason"
 
 
 class ModerationError(ValueError):
@@ -67,41 +77,61 @@ def quarantine_project(
     *,
     project: Project,
     reason: str,
+    notice: str = "",
     by: AbstractBaseUser | None = None,
     freeze_users: bool = False,
 ) -> bool:
     """Hide a project from the simple index and the JSON API and refuse uploads to it (PEP 792
-    `quarantined`). With `freeze_users`, also freeze everyone with a role on it, as Warehouse
-    does for malware. Returns False if it was already quarantined."""
+    `quarantined`). `notice` is what readers and owners see (a neutral text when empty);
+    `reason` stays with staff. With `freeze_users`, also freeze everyone with a role on it, as
+    Warehouse does for malware. Returns False if it was already quarantined."""
     project = Project.objects.select_for_update().get(pk=project.pk)
     if project.is_quarantined:
         return False
-    Project.objects.filter(pk=project.pk).update(
-        lifecycle_status=LifecycleStatus.QUARANTINE_ENTER, lifecycle_note=reason
+    notice = notice.strip() or DEFAULT_QUARANTINE_NOTICE
+    _set_quarantine(project, status=LifecycleStatus.QUARANTINE_ENTER, notice=notice, reason=reason)
+    record_project_event(
+        project=project,
+        tag="project:quarantine:enter",
+        user=by,
+        notice=notice,
+        **{STAFF_REASON: reason},
     )
-    project.lifecycle_status, project.lifecycle_note = LifecycleStatus.QUARANTINE_ENTER, reason
-    record_event(project=project, tag="project:quarantine:enter", by=by, reason=reason)
     # The journal bumps the project's serial, so every cached page of it is rendered again.
     record_change(project=project, action="project quarantined", user=by)
     if freeze_users:
         for role in Role.objects.filter(project=project).select_related("user"):
-            freeze_user(user=role.user, reason=f"Quarantine of {project.name}: {reason}", by=by)
+            # The frozen user sees this in their own history: the notice, not the reason.
+            freeze_user(user=role.user, reason=f"Quarantine of {project.name}: {notice}", by=by)
     return True
 
 
 @transaction.atomic
 def clear_quarantine(*, project: Project, reason: str, by: AbstractBaseUser | None = None) -> bool:
-    """Lift a quarantine; returns False if the project was not quarantined."""
+    """Lift a quarantine; returns False if the project was not quarantined. The notice goes;
+    the reason it was quarantined stays for staff."""
     project = Project.objects.select_for_update().get(pk=project.pk)
     if not project.is_quarantined:
         return False
-    Project.objects.filter(pk=project.pk).update(
-        lifecycle_status=LifecycleStatus.QUARANTINE_EXIT, lifecycle_note=reason
+    _set_quarantine(
+        project,
+        status=LifecycleStatus.QUARANTINE_EXIT,
+        notice="",
+        reason=project.quarantine_reason,
     )
-    project.lifecycle_status, project.lifecycle_note = LifecycleStatus.QUARANTINE_EXIT, reason
-    record_event(project=project, tag="project:quarantine:exit", by=by, reason=reason)
+    record_project_event(
+        project=project, tag="project:quarantine:exit", user=by, **{STAFF_REASON: reason}
+    )
     record_change(project=project, action="project quarantine cleared", user=by)
     return True
+
+
+def _set_quarantine(project: Project, *, status: str, notice: str, reason: str) -> None:
+    Project.objects.filter(pk=project.pk).update(
+        lifecycle_status=status, quarantine_notice=notice, quarantine_reason=reason
+    )
+    project.lifecycle_status = status
+    project.quarantine_notice, project.quarantine_reason = notice, reason
 
 
 def quarantine_denial(project: Project) -> Denial | None:
@@ -245,7 +275,7 @@ def _record_user_action(
     record_user_event(
         user=user,
         tag=tag,
-        submitted_by=staff.get_username() if staff else "",
+        submitted_by=actor_name(staff),
         reason=reason,
         **extra,
     )

@@ -7,8 +7,10 @@ from itertools import groupby
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.db.models import Prefetch
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db.models import Max, Prefetch
 from django.http import (
     Http404,
     HttpRequest,
@@ -24,6 +26,7 @@ from trove_classifiers import deprecated_classifiers, sorted_classifiers
 from packages import permissions
 from packages.api import latest_release
 from packages.forms import SearchForm
+from packages.journal import last_serial
 from packages.models import File, Project, Release, Role
 from packages.releases import canonical_version, find_project
 from packages.search import Order, newest_releases, search_projects, with_latest_release
@@ -43,7 +46,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def site_counts() -> dict[str, int]:
-    """Counted at most every few minutes: exact counts of large tables are not free."""
+    """The home page's counts, the same on every app server.
+
+    Exact counts of large tables are not free, so they are cached, but only in a cache that
+    every process shares (Redis), under the journal's serial and the newest user's id: any
+    upload, removal or registration changes the key, so no server shows numbers older than
+    another's. A per-process cache (embedded mode's locmem) would let each gunicorn worker keep
+    its own numbers; there the counts are read from the database every time.
+    """
 
     def count() -> dict[str, int]:
         return {
@@ -53,7 +63,15 @@ def site_counts() -> dict[str, int]:
             "users": get_user_model().objects.filter(is_active=True).count(),
         }
 
-    return cache.get_or_set("site-counts", count, COUNTS_CACHE_SECONDS)
+    if not _cache_is_shared():
+        return count()
+    newest_user = get_user_model().objects.aggregate(m=Max("pk"))["m"] or 0
+    key = f"site-counts:{last_serial()}:{newest_user}"
+    return cache.get_or_set(key, count, COUNTS_CACHE_SECONDS)
+
+
+def _cache_is_shared() -> bool:
+    return not isinstance(caches["default"], LocMemCache | DummyCache)
 
 
 @require_safe

@@ -215,8 +215,11 @@ def test_moderator_quarantines_and_clears_a_project(client, moderator):
     assert (entry.action, entry.submitted_by) == ("project quarantined", moderator)
     event = ProjectEvent.objects.filter(project=project).latest("id")
     assert event.tag == "project:quarantine:enter"
-    assert event.additional["reason"] == "malware report 42"
+    assert event.additional["staff_reason"] == "malware report 42"
+    assert event.additional["notice"] == moderation.DEFAULT_QUARANTINE_NOTICE
     assert event.user == moderator
+    events = client.get(changelist(ProjectEvent)).content.decode()
+    assert "malware report 42" in events  # Staff read the reason in the events list.
 
     assert "demo" not in client.get("/simple/").content.decode()
     assert client.get("/pypi/demo/json").status_code == 404
@@ -243,6 +246,29 @@ def test_action_without_reason_shows_the_form_again(client, moderator):
     assert response.context["form"].errors["reason"]
     project.refresh_from_db()
     assert not project.is_quarantined
+
+
+def test_quarantine_action_sets_the_public_notice_apart_from_the_reason(client, moderator):
+    project, _token = published(client)
+    client.force_login(moderator)
+    run_action(
+        client,
+        Project,
+        "quarantine",
+        [project],
+        reason="report 42: credential stealer in setup.py",
+        notice="Paused while we review a report.",
+    )
+    project.refresh_from_db()
+    assert project.quarantine_notice == "Paused while we review a report."
+    assert project.quarantine_reason == "report 42: credential stealer in setup.py"
+    change = client.get(reverse("admin:packages_project_change", args=[project.pk]))
+    assert "report 42: credential stealer in setup.py" in change.content.decode()
+    public = client.get("/project/demo/").content.decode()
+    assert "Paused while we review a report." in public
+    assert "credential stealer" not in public
+    journal = client.get(changelist(JournalEntry)).content.decode()
+    assert "credential stealer" not in journal and moderator.username in journal
 
 
 def test_quarantine_can_freeze_the_projects_users(client, moderator):

@@ -50,7 +50,8 @@ def storage_path(key: str) -> Path:
 def test_verify_storage_reports_deleted_and_corrupted_files(uploaded):
     out, _err = run("verify_storage")
     assert out.strip().endswith(
-        "2 files checked: 0 with problems, 0 repaired; 0 orphans, 0 removed."
+        "2 files checked: 0 with problems, 0 repaired; 0 old orphans, 0 removed; "
+        "0 young orphans left alone."
     )
 
     wheel = File.objects.get(packagetype="bdist_wheel")
@@ -73,30 +74,48 @@ def test_verify_storage_reports_deleted_and_corrupted_files(uploaded):
         call_command("verify_storage", "--every", "1", "--no-orphans", stdout=out, stderr=err)
     assert f"files: 1/2 (id {min(wheel.pk, sdist.pk)})" in err.getvalue()
     resumed = run_failing("verify_storage", "--start-id", str(max(wheel.pk, sdist.pk)))
-    assert "1 files checked" in resumed
+    assert "1 file checked" in resumed
 
 
 def test_verify_storage_lists_and_removes_old_orphans_and_restores_metadata(uploaded):
     storage = storages["default"]
     orphan = storage.save("ab/cd/" + "e" * 60 + "/stray-1.0.tar.gz", ContentFile(b"stray"))
     young = storage.save("ab/cd/" + "f" * 60 + "/in-flight-1.0.tar.gz", ContentFile(b"new"))
-    an_hour_ago = time.time() - 7200
-    os.utime(storage.path(orphan), (an_hour_ago, an_hour_ago))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(storage.path(orphan), (two_days_ago, two_days_ago))
     wheel = File.objects.get(packagetype="bdist_wheel")
     storage.delete(wheel.metadata_path)
 
     out = run_failing("verify_storage", "--fix", "--dry-run")
-    assert f"orphan: {orphan}" in out and young not in out
+    assert f"orphan (would remove): {orphan}" in out
+    assert f"young orphan (may be an upload in progress): {young}" in out
     assert "metadata: would fix" in out
     assert storage.exists(orphan) and not storage.exists(wheel.metadata_path)
 
     out, _err = run("verify_storage", "--fix")
     assert f"orphan removed: {orphan}" in out
-    assert "1 repaired; 1 orphans, 1 removed." in out
+    assert "1 repaired; 1 old orphan, 1 removed; 1 young orphan left alone." in out
     assert not storage.exists(orphan) and storage.exists(young)
     assert storage.exists(wheel.metadata_path)
     out, _err = run("verify_storage")
     assert "0 with problems" in out
+
+
+def test_verify_storage_min_age_decides_which_orphans_are_young(uploaded):
+    storage = storages["default"]
+    orphan = storage.save("ab/cd/" + "e" * 60 + "/stray-1.0.tar.gz", ContentFile(b"stray"))
+    two_hours_ago = time.time() - 7200
+    os.utime(storage.path(orphan), (two_hours_ago, two_hours_ago))
+    # By default (24 hours) it may still be an upload in progress: listed, kept, no failure.
+    out, _err = run("verify_storage", "--fix")
+    assert f"young orphan (may be an upload in progress): {orphan}" in out
+    assert out.strip().endswith("0 old orphans, 0 removed; 1 young orphan left alone.")
+    assert storage.exists(orphan)
+    out = run_failing("verify_storage", "--min-age-hours", "1")
+    assert f"orphan: {orphan}" in out and storage.exists(orphan)
+    assert out.strip().endswith("1 old orphan, 0 removed; 0 young orphans left alone.")
+    out, _err = run("verify_storage", "--min-age-hours", "1", "--fix")
+    assert f"orphan removed: {orphan}" in out and not storage.exists(orphan)
 
 
 def test_backfill_metadata_is_idempotent(uploaded):
@@ -110,13 +129,13 @@ def test_backfill_metadata_is_idempotent(uploaded):
     out, _err = run("backfill_metadata", "--dry-run")
     assert "1 would fix" in out and not storage.exists(wheel.metadata_path)
     out, _err = run("backfill_metadata")
-    assert out.strip() == "1 wheels checked: 1 fixed."
+    assert out.strip() == "1 wheel checked: 1 fixed."
     wheel.refresh_from_db()
     assert wheel.metadata_sha256 == recorded
     assert storage.exists(wheel.metadata_path)
     assert JournalEntry.objects.latest("id").pk > serial  # Pages of the project re-render.
     out, _err = run("backfill_metadata", "--all")
-    assert out.strip() == "1 wheels checked: 1 ok."
+    assert out.strip() == "1 wheel checked: 1 ok."
 
 
 def test_recompute_sizes(uploaded):
@@ -127,7 +146,7 @@ def test_recompute_sizes(uploaded):
     assert f"project {project.pk}: recorded 5, files {right}" in out
     assert Project.objects.get().total_size == 5
     out, _err = run("recompute_sizes")
-    assert out.strip().endswith("1 projects with a wrong total size; fixed 1.")
+    assert out.strip().endswith("1 project with a wrong total size; fixed 1.")
     assert Project.objects.get().total_size == right
     out, _err = run("recompute_sizes")
     assert out.strip() == "0 projects with a wrong total size; fixed 0."
@@ -136,12 +155,12 @@ def test_recompute_sizes(uploaded):
 def test_rerender_descriptions(uploaded):
     Release.objects.update(description="Hello *world*", description_content_type="text/markdown")
     Release.objects.update(description_html="", description_rendered_at=None)
-    assert run("rerender_descriptions", "--dry-run")[0].strip() == "Would render 1 descriptions."
+    assert run("rerender_descriptions", "--dry-run")[0].strip() == "Would render 1 description."
     out, _err = run("rerender_descriptions")
-    assert out.strip() == "1 descriptions rendered, 0 failed."
+    assert out.strip() == "1 description rendered, 0 failed."
     assert "<em>world</em>" in Release.objects.get().description_html
     assert run("rerender_descriptions")[0].strip() == "0 descriptions rendered, 0 failed."
-    assert run("rerender_descriptions", "--all")[0].strip() == "1 descriptions rendered, 0 failed."
+    assert run("rerender_descriptions", "--all")[0].strip() == "1 description rendered, 0 failed."
 
 
 def test_quarantine_project_command(client, uploaded):

@@ -14,9 +14,11 @@ import pytest
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
+from packages.maintenance import storage_keys
+from packages.management.commands._base import os_user
 from packages.models import File, JournalEntry, Project, Role
 from tests.dists import make_sdist, make_wheel, metadata_text
-from tests.factories import make_user
+from tests.factories import make_project, make_user
 
 
 def run(*args: str) -> str:
@@ -87,21 +89,94 @@ def test_import_dists_creates_what_uploads_would_and_is_idempotent(client, folde
 
 
 @pytest.mark.django_db
-def test_import_dists_reports_refused_files_and_dry_run_changes_nothing(tmp_path):
-    make_user("importer")
-    write(tmp_path, make_wheel("os", "1.0"))  # A standard-library name: refused as on upload.
-    write(tmp_path, make_wheel("fine", "1.0"))
-    out = run("import_dists", str(tmp_path), "--user", "importer", "--dry-run")
-    assert "would import fine-1.0-py3-none-any.whl: fine 1.0" in out
-    assert not Project.objects.exists()
-    with pytest.raises(CommandError, match="1 files could not be imported"):
-        call_command(
-            "import_dists", str(tmp_path), "--user", "importer", stdout=(buffer := io.StringIO())
-        )
-    assert "failed os-1.0-py3-none-any.whl: The name 'os' isn't allowed" in buffer.getvalue()
-    assert list(Project.objects.values_list("name", flat=True)) == ["fine"]
+def stored_keys() -> list[str]:
+    try:
+        return sorted(storage_keys(storages["default"]))
+    except FileNotFoundError:  # Nothing was ever stored.
+        return []
+
+
+def run_failing(*args: str) -> tuple[str, CommandError]:
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue(), raised.value
+
+
+@pytest.mark.django_db
+def test_import_dists_dry_run_makes_the_real_checks_and_writes_nothing(tmp_path):
+    dists = tmp_path / "dists"  # Apart from the test's storage folder, also in tmp_path.
+    dists.mkdir()
+    owner = make_user("importer")
+    write(dists, make_wheel("os", "1.0"))  # A standard-library name: refused as on upload.
+    write(dists, make_wheel("fine", "1.0"))
+    write(dists, make_wheel("theirs", "1.0"))  # Someone else's project: no permission.
+    theirs = make_project("theirs", owner=make_user("someone"))
+    (dists / "notes.txt").write_text("not a distribution")
+    storage_before = stored_keys()
+
+    out, error = run_failing("import_dists", str(dists), "--user", "importer", "--dry-run")
+    assert out.splitlines() == [
+        "would create fine-1.0-py3-none-any.whl",
+        "would fail os-1.0-py3-none-any.whl: The name 'os' isn't allowed (conflict with Python "
+        "Standard Library module name). See http://testserver/help/#project-name for more "
+        "information.",
+        "would fail theirs-1.0-py3-none-any.whl: The user 'importer' isn't allowed to upload to "
+        "project 'theirs'. See http://testserver/help/#project-name for more information.",
+        "skipped notes.txt: not a wheel or an sdist",
+        f"4 files in {dists}: 1 skipped, 1 would create, 2 would fail (dry run: nothing was "
+        "written).",
+    ]
+    assert str(error) == "2 files would not import" and error.returncode == 1
+    assert list(Project.objects.all()) == [theirs]
+    assert not File.objects.exists() and not JournalEntry.objects.exists()
+    assert stored_keys() == storage_before
+
+    # The real run refuses the same files, and lists each file with its outcome.
+    out, error = run_failing("import_dists", str(dists), "--user", "importer")
+    assert out.splitlines()[:2] == [
+        "created fine-1.0-py3-none-any.whl",
+        "failed os-1.0-py3-none-any.whl: The name 'os' isn't allowed (conflict with Python "
+        "Standard Library module name). See http://testserver/help/#project-name for more "
+        "information.",
+    ]
+    assert out.splitlines()[-1] == f"4 files in {dists}: 1 created, 2 failed, 1 skipped."
+    assert str(error) == "2 files could not be imported"
+    assert set(Project.objects.values_list("name", flat=True)) == {"fine", "theirs"}
+    assert Role.objects.get(project__name="fine").user == owner
+    file = File.objects.get()
+    assert storages["default"].exists(file.path)
+    # The journal names the importing user and who ran the command.
+    entry = JournalEntry.objects.get(action="create")
+    assert (entry.submitted_by, entry.submitted_by_name) == (owner, os_user())
+
+    # Once imported, a dry run says the file exists, in the singular where it is one.
+    (dists / "os-1.0-py3-none-any.whl").unlink()
+    (dists / "theirs-1.0-py3-none-any.whl").unlink()
+    (dists / "notes.txt").unlink()
+    out = run("import_dists", str(dists), "--user", "importer", "--dry-run", "--actor", "ops")
+    assert out.splitlines() == [
+        "exists fine-1.0-py3-none-any.whl",
+        f"1 file in {dists}: 1 exists (dry run: nothing was written).",
+    ]
     with pytest.raises(CommandError, match="No user named 'nobody'"):
-        run("import_dists", str(tmp_path), "--user", "nobody")
+        run("import_dists", str(dists), "--user", "nobody")
+
+
+@pytest.mark.django_db
+def test_import_dists_dry_run_checks_limits_under_the_projects_lock(tmp_path):
+    """The total size limit is checked only in the locked phase of an upload: a dry run that
+    stopped before it would promise an import that then fails."""
+    dists = tmp_path / "dists"
+    dists.mkdir()
+    owner = make_user("importer")
+    make_project("big", owner=owner, total_size=10 * 1024**3)
+    write(dists, make_wheel("big", "1.0"))
+    out, error = run_failing("import_dists", str(dists), "--user", "importer", "--dry-run")
+    assert out.splitlines()[0].startswith(
+        "would fail big-1.0-py3-none-any.whl: Project size too large."
+    )
+    assert str(error) == "1 file would not import"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,10 +7,18 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import UserEvent
 from accounts.registration import registration_disabled
 from packages import flags, moderation
 from packages.models import JournalEntry, Project, ProjectEvent
-from tests.factories import make_project, make_token, make_user, post_upload, wheel_upload
+from tests.factories import (
+    make_project,
+    make_release,
+    make_token,
+    make_user,
+    post_upload,
+    wheel_upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -135,9 +143,71 @@ def test_quarantine_and_clear_are_journaled_with_reasons_and_idempotent(client):
     ]
     events = list(ProjectEvent.objects.values_list("tag", "additional"))
     assert events == [
-        ("project:quarantine:enter", {"submitted_by": "mod", "reason": "report 7"}),
-        ("project:quarantine:exit", {"submitted_by": "mod", "reason": "fine"}),
+        (
+            "project:quarantine:enter",
+            {
+                "submitted_by": "mod",
+                "notice": moderation.DEFAULT_QUARANTINE_NOTICE,
+                "staff_reason": "report 7",
+            },
+        ),
+        ("project:quarantine:exit", {"submitted_by": "mod", "staff_reason": "fine"}),
     ]
+
+
+SECRET_REASON = "report 7 from scanner X: payload in setup.py"
+
+
+def quarantined_with_owner(*, notice: str = "") -> Project:
+    owner = make_user("owner")
+    project = make_project("demo", owner=owner)
+    make_release(project, "1.0")
+    moderation.quarantine_project(project=project, reason=SECRET_REASON, notice=notice)
+    return project
+
+
+def test_quarantine_keeps_the_notice_and_the_staff_reason_apart():
+    project = quarantined_with_owner(notice="Under review after a report.")
+    project.refresh_from_db()
+    assert project.quarantine_notice == "Under review after a report."
+    assert project.quarantine_reason == SECRET_REASON
+    moderation.clear_quarantine(project=project, reason="false positive")
+    project.refresh_from_db()
+    assert (project.quarantine_notice, project.quarantine_reason) == ("", SECRET_REASON)
+
+
+def test_project_page_shows_the_notice_never_the_staff_reason(client):
+    quarantined_with_owner()
+    page = client.get("/project/demo/").content.decode()
+    assert moderation.DEFAULT_QUARANTINE_NOTICE in page
+    assert SECRET_REASON not in page
+
+
+def test_owner_sees_the_quarantine_notice_not_the_reason_on_their_pages(client):
+    project = quarantined_with_owner(notice="Paused while we look at a report.")
+    client.force_login(project.roles.get().user)
+    for url in ("/manage/project/demo/releases/", "/manage/project/demo/history/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert "This project is quarantined" in page
+        assert "Paused while we look at a report." in page
+        assert SECRET_REASON not in page, url
+    moderation.clear_quarantine(project=project, reason="cleared after " + SECRET_REASON)
+    page = client.get("/manage/project/demo/history/").content.decode()
+    assert "This project is quarantined" not in page
+    assert "project:quarantine:exit" in page and SECRET_REASON not in page
+
+
+def test_quarantine_freezes_users_with_the_notice_as_their_reason():
+    project = quarantined_with_owner()
+    other = make_project("other", owner=make_user("second"))
+    moderation.clear_quarantine(project=project, reason="x")
+    moderation.quarantine_project(
+        project=other, reason=SECRET_REASON, notice="Held for review.", freeze_users=True
+    )
+    event = UserEvent.objects.get(tag="account:frozen")
+    assert event.additional["reason"] == "Quarantine of other: Held for review."
 
 
 def test_limits_are_bounded():

@@ -1,18 +1,19 @@
-"""manage.py backfill_metadata [--all] [--dry-run] [--enqueue]"""
+"""manage.py backfill_metadata [--all] [--dry-run] [--enqueue] [--actor NAME]"""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from packages import maintenance
 from packages.jobs import extract_file_metadata
+from packages.management.commands._base import ChangeCommand, count_of
 from packages.models import File, PackageType
 from pypi_site.jobs import enqueue_now
 
 
-class Command(BaseCommand):
+class Command(ChangeCommand):
     help = (
         "Store PEP 658 metadata (<file>.metadata) for wheels that lack it, read from the "
         "stored wheel with the upload's own reader. By default only wheels with no recorded "
@@ -47,4 +48,6 @@ class Command(BaseCommand):
                 outcomes[outcome] += 1
             progress.step()
         summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
-        self.stdout.write(f"{progress.count} wheels checked: {summary or 'nothing to do'}.")
+        self.stdout.write(
+            f"{count_of(progress.count, 'wheel')} checked: {summary or 'nothing to do'}."
+        )

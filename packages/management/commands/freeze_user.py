@@ -1,15 +1,16 @@
-"""manage.py freeze_user USERNAME --reason TEXT [--unfreeze] [--dry-run]"""
+"""manage.py freeze_user USERNAME --reason TEXT [--unfreeze] [--dry-run] [--actor NAME]"""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts.freezing import is_frozen
 from packages import moderation
+from packages.management.commands._base import ChangeCommand
 
 
-class Command(BaseCommand):
+class Command(ChangeCommand):
     help = (
         "Freeze a user (no login, no uploads, every API token refused), or lift it with "
         "--unfreeze. Same action as in admin."

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from packages.management.commands._base import count_of
 from packages.models import JournalEntry
 
 
 class Command(BaseCommand):
     help = (
         "Print the change journal after a serial, oldest first, one change a line: serial, "
-        "time, project, version, action, user (tab-separated), as mirrors follow it."
+        "time, project, version, action, who (tab-separated), as mirrors follow it. Who is the "
+        "site user, or for a manage.py command its --actor."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,9 +25,7 @@ class Command(BaseCommand):
         entries = (
             JournalEntry.objects.filter(pk__gt=since)
             .order_by("pk")
-            .values_list(
-                "pk", "submitted_date", "name", "version", "action", "submitted_by__username"
-            )
+            .values_list("pk", "submitted_date", "name", "version", "action", "submitted_by_name")
         )
         if limit:
             entries = entries[:limit]
@@ -35,4 +35,4 @@ class Command(BaseCommand):
             fields = [str(serial), date.isoformat(), name, version, action, username or ""]
             self.stdout.write("\t".join(f.replace("\t", " ").replace("\n", " ") for f in fields))
             last, count = serial, count + 1
-        self.stderr.write(f"{count} changes, last serial {last}")
+        self.stderr.write(f"{count_of(count, 'change')}, last serial {last}")

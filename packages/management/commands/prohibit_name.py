@@ -1,15 +1,16 @@
-"""manage.py prohibit_name NAME --reason TEXT [--allow] [--dry-run]"""
+"""manage.py prohibit_name NAME --reason TEXT [--allow] [--dry-run] [--actor NAME]"""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from packages import moderation
+from packages.management.commands._base import ChangeCommand
 from packages.models import ProhibitedProjectName, Project
 from packages.names import is_valid_name, normalize_name
 
 
-class Command(BaseCommand):
+class Command(ChangeCommand):
     help = (
         "Prohibit a project name: uploads may not create it or any confusable spelling of it. "
         "An existing project of that name stays (remove it in admin). --allow lifts it."

@@ -1,15 +1,16 @@
-"""manage.py recompute_sizes [--dry-run] [--enqueue]"""
+"""manage.py recompute_sizes [--dry-run] [--enqueue] [--actor NAME]"""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from packages import maintenance
 from packages.jobs import recompute_project_size
+from packages.management.commands._base import ChangeCommand, count_of
 from pypi_site.jobs import enqueue_now
 
 
-class Command(BaseCommand):
+class Command(ChangeCommand):
     help = (
         "Find projects whose recorded total size differs from the sum of their files (one "
         "grouped query) and correct them under the project's lock, as uploads take it."
@@ -36,4 +37,6 @@ class Command(BaseCommand):
                 maintenance.recompute_size(project_id)
             progress.step()
         action = "would fix" if dry_run else ("enqueued" if enqueue else "fixed")
-        self.stdout.write(f"{wrong} projects with a wrong total size; {action} {wrong}.")
+        self.stdout.write(
+            f"{count_of(wrong, 'project')} with a wrong total size; {action} {wrong}."
+        )

@@ -1,17 +1,19 @@
-"""manage.py rerender_descriptions [--all] [--project NAME] [--dry-run] [--enqueue]"""
+"""manage.py rerender_descriptions [--all] [--project NAME] [--dry-run] [--enqueue]
+[--actor NAME]"""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from packages import maintenance
 from packages.jobs import render_description
+from packages.management.commands._base import ChangeCommand, count_of
 from packages.models import Release
 from packages.releases import find_project
 from pypi_site.jobs import enqueue_now
 
 
-class Command(BaseCommand):
+class Command(ChangeCommand):
     help = (
         "Render release descriptions again with the current renderer (the same job uploads "
         "enqueue). By default only releases never rendered; --all for every release."
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         ids = releases.order_by("pk").values_list("pk", flat=True)
         total = ids.count()
         if dry_run:
-            self.stdout.write(f"Would render {total} descriptions.")
+            self.stdout.write(f"Would render {count_of(total, 'description')}.")
             return
         progress = maintenance.Progress(
             self.stderr.write, "releases", total=total, every=options["every"]
@@ -55,4 +57,6 @@ class Command(BaseCommand):
                     failed += 1
             progress.step()
         verb = "enqueued" if options["enqueue"] else "rendered"
-        self.stdout.write(f"{progress.count - failed} descriptions {verb}, {failed} failed.")
+        self.stdout.write(
+            f"{count_of(progress.count - failed, 'description')} {verb}, {failed} failed."
+        )

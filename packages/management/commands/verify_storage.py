@@ -1,23 +1,39 @@
-"""manage.py verify_storage [--quick] [--fix] [--dry-run] [--start-id N] [--min-age-hours N]"""
+"""manage.py verify_storage [--quick] [--fix] [--dry-run] [--start-id N] [--min-age-hours N]
+[--actor NAME]"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.files.storage import storages
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.files.storage import Storage, storages
+from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 
 from packages import maintenance
+from packages.management.commands._base import ChangeCommand, count_of
 from packages.models import File
 
+DEFAULT_MIN_AGE_HOURS = 24.0
 
-class Command(BaseCommand):
+
+def is_young(storage: Storage, key: str, *, min_age: timedelta) -> bool:
+    """Stored less than `min_age` ago (an upload stores its objects before its rows commit, and
+    a slow one may take a while); an object whose age the storage cannot tell counts as old."""
+    try:
+        modified = storage.get_modified_time(key)
+    except (NotImplementedError, OSError):
+        return False
+    return modified > timezone.now() - min_age
+
+
+class Command(ChangeCommand):
     help = (
         "Check that every file and PEP 658 metadata file is in storage with its recorded size "
         "and digests, and list stored objects no file refers to (orphans). With --fix, store "
-        "missing or wrong metadata again from the wheel, and delete orphans. A missing or "
-        "corrupt distribution cannot be repaired here: restore it from a backup. Exits with "
-        "status 1 when problems remain."
+        "missing or wrong metadata again from the wheel, and delete orphans older than "
+        "--min-age-hours (younger ones may be uploads in progress: they are listed apart and "
+        "left alone). A missing or corrupt distribution cannot be repaired here: restore it "
+        "from a backup. Exits with status 1 when problems remain."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,8 +48,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--min-age-hours",
             type=float,
-            default=1.0,
-            help="Objects younger than this are not orphans (uploads store before they commit)",
+            default=DEFAULT_MIN_AGE_HOURS,
+            help="Orphans younger than this are listed apart and never removed: they may be "
+            f"uploads in progress (default {DEFAULT_MIN_AGE_HOURS:g})",
         )
         parser.add_argument(
             "--start-id",
@@ -69,21 +86,26 @@ class Command(BaseCommand):
                     continue
             broken += 1
 
-        orphans = removed = 0
+        orphans = young = removed = 0
         if not options["no_orphans"]:
             min_age = timedelta(hours=options["min_age_hours"])
-            for key in maintenance.orphan_keys(storage, min_age=min_age):
+            for key in maintenance.orphan_keys(storage, min_age=timedelta(0)):
+                if is_young(storage, key, min_age=min_age):
+                    young += 1
+                    self.stdout.write(f"young orphan (may be an upload in progress): {key}")
+                    continue
                 orphans += 1
                 if fix and not dry_run:
                     storage.delete(key)
                     removed += 1
                     self.stdout.write(f"orphan removed: {key}")
                 else:
-                    self.stdout.write(f"orphan: {key}")
+                    self.stdout.write(f"orphan{' (would remove)' if fix else ''}: {key}")
 
         self.stdout.write(
-            f"{progress.count} files checked: {broken} with problems, {repaired} repaired; "
-            f"{orphans} orphans, {removed} removed."
+            f"{count_of(progress.count, 'file')} checked: {broken} with problems, "
+            f"{repaired} repaired; {count_of(orphans, 'old orphan')}, {removed} removed; "
+            f"{count_of(young, 'young orphan')} left alone."
         )
         if broken or orphans > removed:
             raise CommandError("storage does not match the database", returncode=1)

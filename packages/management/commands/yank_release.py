@@ -1,13 +1,27 @@
-"""manage.py yank_release PROJECT VERSION REASON"""
+"""manage.py yank_release PROJECT VERSION REASON [--dry-run] [--actor NAME]"""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from packages.releases import ReleaseNotFound, get_release, yank_release
+from packages.management.commands._base import ChangeCommand
+from packages.models import Release
+from packages.releases import find_project, find_release, yank_release
 
 
-class Command(BaseCommand):
+def release_or_error(*, project_name: str, version: str) -> Release:
+    """The release, or a CommandError that says whether the project or the version is missing."""
+    project = find_project(project_name)
+    if project is None:
+        raise CommandError(f"No project named {project_name!r}")
+    release = find_release(project=project, version=version)
+    if release is None:
+        raise CommandError(f"Project {project.name!r} has no release {version!r}")
+    release.project = project
+    return release
+
+
+class Command(ChangeCommand):
     help = "Yank a release (PEP 592): installers skip it unless it is pinned exactly."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -17,10 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Say what would change")
 
     def handle(self, *args, project: str, version: str, reason: str, dry_run: bool, **options):
-        try:
-            release = get_release(project_name=project, version=version)
-        except ReleaseNotFound as exc:
-            raise CommandError(str(exc)) from None
+        release = release_or_error(project_name=project, version=version)
         if dry_run:
             self.stdout.write(f"Would yank {release}: {reason}")
             return
