@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import subprocess
 import zipfile
 from pathlib import Path
@@ -221,3 +222,30 @@ def test_sound_object_at_the_key_is_reused_as_is(client, token):
     assert post_upload(client, upload, token).status_code == 200
     assert os.stat(storages["default"].path(key)).st_ino == before
     assert served(client, key) == upload.content
+
+
+def test_unreachable_object_storage_refuses_upload_with_503(client, token, settings):
+    from botocore.config import Config
+
+    with socket.socket() as probe:  # A port nobody listens on: S3 is down.
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "files",
+                "endpoint_url": f"http://127.0.0.1:{port}",
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "client_config": Config(retries={"max_attempts": 1}, connect_timeout=2),
+            },
+        },
+    }
+    response = post_upload(client, wheel_upload("demo", "1.0"), token)
+    assert response.status_code == 503, response.content
+    assert response.reason_phrase == UNAVAILABLE
+    assert UNAVAILABLE in response.content.decode()
+    assert (File.objects.count(), Release.objects.count(), Project.objects.count()) == (0, 0, 0)
