@@ -54,6 +54,7 @@ def store_verified(*, key: str, body: IO[bytes], size: int, sha256: str) -> bool
     try:
         if isinstance(storage, FileSystemStorage):
             return _store_local(storage, key=key, body=body, size=size, sha256=sha256)
+        # The settings allow only these two: local files, or S3Storage on any S3 endpoint.
         return _store_s3(storage, key=key, body=body, size=size, sha256=sha256)
     except StorageError:
         raise
