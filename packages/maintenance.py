@@ -7,13 +7,13 @@ packages/management/commands/ loop over rows and the jobs in packages/jobs.py ca
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import Sum
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from packages.journal import record_change
 from packages.models import File, PackageType, Project
+from packages.storage import is_stored, store_verified
 
 CHUNK = 1024 * 1024
 
@@ -200,15 +201,14 @@ def extract_metadata(file_id: int, *, dry_run: bool = False) -> str:
     metadata = read_wheel_metadata(file, storage=storage)
     digest = hashlib.sha256(metadata).hexdigest()
     key = file.metadata_path
-    stored_ok = storage.exists(key) and _sha256_of(storage, key) == digest
+    stored_ok = is_stored(key=key, size=len(metadata), sha256=digest, storage=storage)
     if stored_ok and file.metadata_sha256 == digest:
         return "ok"
     if dry_run:
         return "would fix"
     if not stored_ok:
-        if storage.exists(key):
-            storage.delete(key)
-        storage.save(key, ContentFile(metadata))
+        # Replaces a wrong object atomically: the key is never missing or half-written.
+        store_verified(key=key, body=io.BytesIO(metadata), size=len(metadata), sha256=digest)
     if file.metadata_sha256 != digest:
         File.objects.filter(pk=file.pk).update(metadata_sha256=digest)
         # The simple API publishes the digest; a new serial re-renders the project's pages.
@@ -218,11 +218,6 @@ def extract_metadata(file_id: int, *, dry_run: bool = False) -> str:
             action=f"update metadata of file {file.filename}",
         )
     return "fixed"
-
-
-def _sha256_of(storage: Storage, key: str) -> str:
-    with storage.open(key, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
 
 
 # --- Progress for long commands -------------------------------------------------------------

@@ -5,7 +5,7 @@ upload would.
 For each file:
 1. Read its core metadata (a wheel's `.dist-info/METADATA`, an sdist's `PKG-INFO`).
 2. Build the form twine would send from it, and copy the file to a temporary file while
-   hashing it (local storage *moves* the upload's temporary file into place, and the source
+   hashing it (an upload's temporary file is deleted when the upload closes, and the source
    folder must stay untouched).
 3. Run `validate_form` and `upload_file` as the importing user. Filenames older tools made are
    accepted (ACCEPT_LEGACY_FILENAMES) and the new-project rate limit does not apply.

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +21,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -32,6 +33,7 @@ from packages.filenames import FilenameError
 from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
+from packages.storage import StorageError, StorageFull, store_verified
 from uploads.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
 from uploads.checks import (
     UploadError,
@@ -43,6 +45,8 @@ from uploads.checks import (
 from uploads.streaming import HashedUpload
 
 MAX_RACE_RETRIES = 3
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -205,28 +209,38 @@ def _inspect_archive(*, form: UploadForm, content: HashedUpload) -> bytes | None
 
 
 def _store_objects(*, path: str, content: HashedUpload, metadata: bytes | None) -> list[str]:
-    """Save the file (and metadata) under content-addressed keys; returns the keys this call
-    created, so a failure removes only its own objects."""
-    storage = storages["default"]
-    objects = [(path, content)]
+    """Store the file (and metadata) under content-addressed keys; returns the keys this call
+    wrote, so a failure removes only its own objects. A storage that cannot take the bytes
+    refuses the upload with 507 (full) or 503 (anything else), leaving nothing stored."""
+    objects = [(path, content, content.size, content.digests["sha256"])]
     if metadata is not None:
-        objects.append((f"{path}.metadata", ContentFile(metadata)))
+        digest = hashlib.sha256(metadata).hexdigest()
+        objects.append((f"{path}.metadata", io.BytesIO(metadata), len(metadata), digest))
     created = []
     try:
-        for key, body in objects:
-            if storage.exists(key):
-                continue  # Same key means same blake2 and filename: identical content.
-            body.seek(0)
-            saved = storage.save(key, body)
-            if saved != key:
-                # A concurrent upload of the same bytes got there first.
-                storage.delete(saved)
-                continue
-            created.append(key)
+        for key, body, size, sha256 in objects:
+            if store_verified(key=key, body=body, size=size, sha256=sha256):
+                created.append(key)
+    except StorageError as exc:
+        _delete_unreferenced(created)
+        raise _storage_refusal(exc) from exc
     except BaseException:
         _delete_unreferenced(created)
         raise
     return created
+
+
+def _storage_refusal(exc: StorageError) -> UploadError:
+    # The uploader sees a short message; operators need the cause.
+    logger.error("upload refused, storage failed: %s", exc, exc_info=exc.__cause__ or exc)
+    if isinstance(exc, StorageFull):
+        return UploadError(
+            507,
+            "Insufficient Storage: the index has no room to store this file. Try again later.",
+        )
+    return UploadError(
+        503, "Storage unavailable: the index could not store this file. Try again later."
+    )
 
 
 def _delete_unreferenced(keys: list[str]) -> None:

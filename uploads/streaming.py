@@ -35,7 +35,8 @@ class HashedUpload(UploadedFile):
         return self.file.name
 
     def close(self) -> None:
-        # Local storage moves the temporary file into place instead of copying it.
+        # Closing deletes the temporary file (packages/storage.py copies it, never moves it);
+        # it may be gone already if something removed it first.
         with contextlib.suppress(FileNotFoundError):
             self.file.close()
 

@@ -7,6 +7,7 @@ boto3 is never patched: the index (through django-storages) and these tests both
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -215,3 +216,45 @@ def test_refused_uploads_leave_nothing_in_the_bucket(s3, s3_published):
     assert s3.keys() == before
     for name in ("e2e-s3-misnamed", "e2e-s3-big"):
         assert s3.server.get(f"/pypi/{name}/json").status_code == 404
+
+
+def wheel_metadata(content: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        (member,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return archive.read(member)
+
+
+def test_uploaded_objects_carry_their_size_and_sha256(s3, s3_published):
+    for dist in s3_published:
+        for path in (dist.wheel, dist.sdist):
+            content = path.read_bytes()
+            head = s3.client.head_object(Bucket=BUCKET, Key=key_of(path))
+            assert head["ContentLength"] == len(content)
+            assert head["Metadata"] == {"sha256": hashlib.sha256(content).hexdigest()}
+
+
+def test_wrong_objects_at_the_key_are_replaced_not_reused(s3):
+    """What an interrupted writer or a damaged bucket leaves at a key is never published: a
+    truncated wheel and a metadata object of the right size but other bytes (no sha256
+    metadata, as written by hand) are both written again whole."""
+    filename, content = make_wheel("e2e-s3-damaged", "1.0", payload=os.urandom(4096))
+    key = storage_key(hashlib.blake2b(content, digest_size=32).hexdigest(), filename)
+    metadata = wheel_metadata(content)
+    s3.client.put_object(Bucket=BUCKET, Key=key, Body=content[: len(content) // 2])
+    s3.client.put_object(Bucket=BUCKET, Key=f"{key}.metadata", Body=metadata[::-1])
+
+    response = post_wheel(
+        http_session(), s3.server.url, s3.server.token,
+        name="e2e-s3-damaged", version="1.0", filename=filename, content=content,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+
+    for object_key, body in ((key, content), (f"{key}.metadata", metadata)):
+        assert s3.body(object_key) == body
+        head = s3.client.head_object(Bucket=BUCKET, Key=object_key)
+        assert head["ContentLength"] == len(body)
+        assert head["Metadata"] == {"sha256": hashlib.sha256(body).hexdigest()}
+        location = s3.server.get(f"/packages/{object_key}", allow_redirects=False)
+        assert location.status_code == 302
+        served = s3.server.http.get(location.headers["Location"], timeout=30).content
+        assert hashlib.sha256(served).hexdigest() == hashlib.sha256(body).hexdigest()

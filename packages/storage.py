@@ -1,0 +1,244 @@
+"""Writing distribution bytes: the one way anything is put into the default storage.
+
+A key is content-addressed, so once an object is there it is served as is for ever; a key must
+never show a half-written object, and an object already at a key is trusted only once its size
+and sha256 check out (a full disk used to leave a truncated file that the next identical upload
+then published).
+
+- Local files (FileSystemStorage): the bytes go to a temporary file in the key's own folder
+  (same filesystem), are fsynced, and appear at the key by `os.link` (which refuses to clobber a
+  concurrent writer's object) or, over an object that does not verify, by `os.replace`.
+- S3 (django-storages S3Storage): a PUT, single or multipart, becomes visible only once complete.
+  The object carries its sha256 as user metadata; after the PUT a HEAD checks the size and it.
+
+A failed write raises `StorageFull` (no space or quota) or `StorageUnavailable` (any other
+storage error), and leaves nothing behind at the key or beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import posixpath
+import secrets
+from typing import IO
+
+from django.core.files.storage import FileSystemStorage, Storage, storages
+
+CHUNK = 1024 * 1024
+# S3 user metadata (x-amz-meta-sha256), set at write time so a later HEAD can check an object.
+SHA256_METADATA = "sha256"
+
+
+class StorageError(Exception):
+    """A write did not complete; nothing of it is left in storage."""
+
+
+class StorageFull(StorageError):
+    """The storage has no room (ENOSPC) or the quota is used up (EDQUOT)."""
+
+
+class StorageUnavailable(StorageError):
+    """Any other failure to write or check an object."""
+
+
+def store_verified(*, key: str, body: IO[bytes], size: int, sha256: str) -> bool:
+    """Make `key` hold exactly `body` (`size` bytes with this sha256).
+
+    Returns True if this call wrote the object, False if a sound one was already there (so a
+    caller that fails later removes only what it wrote).
+    """
+    storage = storages["default"]
+    try:
+        if isinstance(storage, FileSystemStorage):
+            return _store_local(storage, key=key, body=body, size=size, sha256=sha256)
+        # The settings allow only these two: local files, or S3Storage on any S3 endpoint.
+        return _store_s3(storage, key=key, body=body, size=size, sha256=sha256)
+    except StorageError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"no space left to store {key}") from exc
+        raise StorageUnavailable(f"could not store {key}: {exc}") from exc
+    except Exception as exc:
+        if _is_boto_error(exc):
+            raise StorageUnavailable(f"could not store {key}: {exc}") from exc
+        raise
+
+
+def is_stored(*, key: str, size: int, sha256: str, storage: Storage | None = None) -> bool:
+    """Whether `key` holds an object of this size and sha256 (reads a local file in full; on S3
+    trusts the sha256 metadata written by `store_verified`, else reads the object)."""
+    storage = storage or storages["default"]
+    if isinstance(storage, FileSystemStorage):
+        return _local_matches(storage.path(key), size=size, sha256=sha256)
+    return _s3_matches(storage, key=key, size=size, sha256=sha256)
+
+
+# --- Local files ----------------------------------------------------------------------------
+
+
+def _store_local(
+    storage: FileSystemStorage, *, key: str, body: IO[bytes], size: int, sha256: str
+) -> bool:
+    """1. Re-use a sound object at the key.
+    2. Write a temporary file in the key's folder through the storage (`xb`: never someone
+       else's), hashing what is written, and fsync it.
+    3. Link it to the key; if a concurrent writer linked first, keep theirs when it is sound,
+       else replace it. The temporary name goes in every case.
+    """
+    final = storage.path(key)
+    if _local_matches(final, size=size, sha256=sha256):
+        return False
+    directory = os.path.dirname(final)
+    _make_directory(storage, directory)
+    temp_key = posixpath.join(posixpath.dirname(key), f".tmp-{secrets.token_hex(8)}")
+    temp = storage.path(temp_key)
+    try:
+        written, digest = 0, hashlib.sha256()
+        with storage.open(temp_key, "xb") as handle:
+            body.seek(0)
+            while chunk := body.read(CHUNK):
+                handle.write(chunk)
+                written += len(chunk)
+                digest.update(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if (written, digest.hexdigest()) != (size, sha256):
+            raise StorageUnavailable(
+                f"the bytes for {key} changed while being stored "
+                f"({written} bytes, sha256 {digest.hexdigest()})"
+            )
+        if storage.file_permissions_mode is not None:
+            os.chmod(temp, storage.file_permissions_mode)
+        try:
+            os.link(temp, final)
+        except FileExistsError:
+            if _local_matches(final, size=size, sha256=sha256):
+                return False
+            os.replace(temp, final)
+        _fsync_directory(directory)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
+def _local_matches(path: str, *, size: int, sha256: str) -> bool:
+    try:
+        if os.path.getsize(path) != size:
+            return False
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return digest.hexdigest() == sha256
+
+
+def _make_directory(storage: FileSystemStorage, directory: str) -> None:
+    """As FileSystemStorage._save creates folders, with its directory permissions."""
+    mode = storage.directory_permissions_mode
+    if mode is None:
+        os.makedirs(directory, exist_ok=True)
+        return
+    old_umask = os.umask(0o777 & ~mode)
+    try:
+        os.makedirs(directory, mode, exist_ok=True)
+    finally:
+        os.umask(old_umask)
+
+
+def _fsync_directory(directory: str) -> None:
+    """The new name must survive a crash as well as the bytes behind it."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- S3 -------------------------------------------------------------------------------------
+
+
+def _store_s3(storage: Storage, *, key: str, body: IO[bytes], size: int, sha256: str) -> bool:
+    """1. Re-use a sound object at the key.
+    2. Hash the local bytes first (reading them is cheap next to sending them), so a PUT never
+       labels other bytes with this sha256.
+    3. PUT with the sha256 as metadata; then HEAD: a wrong size is deleted and refused.
+    """
+    if _s3_matches(storage, key=key, size=size, sha256=sha256):
+        return False
+    written, digest = _digest_of(body)
+    if (written, digest) != (size, sha256):
+        raise StorageUnavailable(
+            f"the bytes for {key} changed while being stored ({written} bytes, sha256 {digest})"
+        )
+    params = storage.get_object_parameters(key)
+    params.setdefault("ContentType", "application/octet-stream")
+    if storage.default_acl and "ACL" not in params:
+        params["ACL"] = storage.default_acl
+    params["Metadata"] = {**params.get("Metadata", {}), SHA256_METADATA: sha256}
+    body.seek(0)
+    _s3_object(storage, key).upload_fileobj(body, ExtraArgs=params, Config=storage.transfer_config)
+    stored = _s3_head(storage, key)
+    if stored is None or stored[0] != size:
+        storage.delete(key)
+        raise StorageUnavailable(
+            f"{key} was stored with {stored[0] if stored else 'no'} bytes instead of {size}"
+        )
+    return True
+
+
+def _s3_matches(storage: Storage, *, key: str, size: int, sha256: str) -> bool:
+    stored = _s3_head(storage, key)
+    if stored is None or stored[0] != size:
+        return False
+    if stored[1]:
+        return stored[1] == sha256
+    # Written before objects carried their sha256: read it once to decide.
+    with storage.open(key, "rb") as handle:
+        return _digest_of(handle) == (size, sha256)
+
+
+def _s3_head(storage: Storage, key: str) -> tuple[int, str] | None:
+    """(size, sha256 metadata or "") of the object at `key`, None if there is none."""
+    from botocore.exceptions import ClientError  # Only installed where S3 is used.
+
+    obj = _s3_object(storage, key)
+    try:
+        obj.load()
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+    return obj.content_length, (obj.metadata or {}).get(SHA256_METADATA, "")
+
+
+def _s3_object(storage: Storage, key: str):
+    # The storage's own key mapping (its `location` prefix and name cleaning).
+    from storages.utils import clean_name
+
+    return storage.bucket.Object(storage._normalize_name(clean_name(key)))
+
+
+def _is_boto_error(exc: Exception) -> bool:
+    try:
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return False
+    return isinstance(exc, BotoCoreError | ClientError | Boto3Error)
+
+
+def _digest_of(handle: IO[bytes]) -> tuple[int, str]:
+    handle.seek(0)
+    size, digest = 0, hashlib.sha256()
+    while chunk := handle.read(CHUNK):
+        size += len(chunk)
+        digest.update(chunk)
+    handle.seek(0)
+    return size, digest.hexdigest()
