@@ -14,8 +14,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from accounts import moderation
 from accounts.models import Account, ApiToken, Email, RecoveryCode, UserEvent
-from packages import moderation
 from pypi_site.admin import ReadOnlyAdmin, ReasonForm, ScaledAdmin, confirm_action
 
 User = get_user_model()

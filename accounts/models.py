@@ -133,6 +133,11 @@ class UserEvent(models.Model):
         TOKEN_REVOKE = "account:api_token:removed"
         ROLE_INVITATION_ACCEPT = "account:role:accepted"
         ROLE_INVITATION_DECLINE = "account:role:declined"
+        # By staff (accounts/moderation.py).
+        FROZEN = "account:frozen"
+        UNFROZEN = "account:unfrozen"
+        PASSWORD_RESET_BY_STAFF = "account:password:reset_by_staff"
+        TWO_FACTOR_REMOVED_BY_STAFF = "account:two_factor:removed_by_staff"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="events"

@@ -61,24 +61,29 @@ def request_password_reset(*, identifier: str, ip_address: str | None) -> None:
     email = primary_email(user)
     if email is None:
         return
-    token = password_reset_token(user)
     record_user_event(user=user, tag=UserEvent.Tag.PASSWORD_RESET_REQUEST, ip_address=ip_address)
     send_templated_mail(
         to=email.email,
         template="password-reset",
         context={
             "user": user,
-            "url": f"{settings.SITE_URL}/account/reset-password/?token={token}",
+            "url": password_reset_url(user),
             "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
         },
     )
 
 
 def password_reset_token(user: AbstractBaseUser) -> str:
-    """For /account/reset-password/?token=...; staff's reset (packages/moderation.py) too."""
+    """For /account/reset-password/?token=...; it dies once the password changes or the user
+    logs in (Django's token generator hashes both in)."""
     return signing.dumps(
         {"id": user.pk, "token": default_token_generator.make_token(user)}, salt=RESET_SALT
     )
+
+
+def password_reset_url(user: AbstractBaseUser) -> str:
+    """The absolute link mailed for a reset, asked for by the user or forced by staff."""
+    return f"{settings.SITE_URL}/account/reset-password/?token={password_reset_token(user)}"
 
 
 def user_for_reset_token(token: str) -> AbstractBaseUser:

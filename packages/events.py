@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from packages.journal import actor_name
+from accounts.actors import actor_name
 from packages.models import Project, ProjectEvent
 
 

@@ -1,5 +1,5 @@
-"""What staff do to projects, names and users: the domain functions behind the admin actions
-and the moderation commands (Warehouse `admin/views/projects.py`, `admin/views/users.py`).
+"""What staff do to projects and names: the domain functions behind the admin actions and the
+moderation commands (Warehouse `admin/views/projects.py`; users are accounts/moderation.py's).
 
 Every action takes who did it (`by`, None from a command, whose actor packages.journal.acting_as
 records) and why (`reason`). Project actions journal the change with its author, as Warehouse
@@ -15,16 +15,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
-from django.core import signing
 from django.db import transaction
 
-from accounts import freezing, passwords, twofactor
-from accounts.events import record_user_event
+from accounts.moderation import ModerationError, freeze_user, user_or_none
 from packages import flags, releases
 from packages.events import record_project_event
-from packages.journal import actor_name, record_change
+from packages.journal import record_change
 from packages.models import (
     File,
     LifecycleStatus,
@@ -50,10 +47,6 @@ DEFAULT_QUARANTINE_NOTICE = (
 STAFF_REASON = "staff_reason"
 
 
-class ModerationError(ValueError):
-    """An action that cannot be done as asked; the message is for the staff member."""
-
-
 def record_event(
     *,
     project: Project,
@@ -63,10 +56,6 @@ def record_event(
     **additional: object,
 ) -> ProjectEvent:
     return record_project_event(project=project, tag=tag, user=by, reason=reason, **additional)
-
-
-def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None
 
 
 # --- Projects -------------------------------------------------------------------------------
@@ -223,7 +212,7 @@ def prohibit_name(
             "name": name,
             "ultranormalized_name": ultranormalize_name(name),
             "comment": comment,
-            "prohibited_by": _user_or_none(by),
+            "prohibited_by": user_or_none(by),
         },
     )
     project = Project.objects.filter(normalized_name=normalized).first()
@@ -263,105 +252,13 @@ def new_project_name_denial(name: str) -> Denial | None:
     return None
 
 
-# --- Users ----------------------------------------------------------------------------------
-
-
-def _record_user_action(
-    *, user: AbstractBaseUser, tag: str, by: AbstractBaseUser | None, reason: str, **extra: object
-) -> None:
-    """The user's own security history gets the event (they see it on their account page);
-    Django admin's log gets who did it, shown in the user's admin History."""
-    staff = _user_or_none(by)
-    record_user_event(
-        user=user,
-        tag=tag,
-        submitted_by=actor_name(staff),
-        reason=reason,
-        **extra,
-    )
-    if staff is not None:
-        LogEntry.objects.create(
-            user_id=staff.pk,
-            content_type_id=ContentType.objects.get_for_model(user).pk,
-            object_id=str(user.pk),
-            object_repr=str(user)[:200],
-            action_flag=CHANGE,
-            change_message=f"{tag}: {reason}",
-        )
-
-
-@transaction.atomic
-def freeze_user(*, user: AbstractBaseUser, reason: str, by: AbstractBaseUser | None = None) -> None:
-    """No login, no uploads, every token refused (accounts.login and accounts.tokens check the
-    flag). Reversible with `unfreeze_user`."""
-    freezing.freeze_user(user=user, reason=reason)
-    _record_user_action(user=user, tag="account:frozen", by=by, reason=reason)
-
-
-@transaction.atomic
-def unfreeze_user(
-    *, user: AbstractBaseUser, reason: str, by: AbstractBaseUser | None = None
-) -> None:
-    freezing.unfreeze_user(user=user)
-    _record_user_action(user=user, tag="account:unfrozen", by=by, reason=reason)
-
-
-def password_reset_url(*, user: AbstractBaseUser) -> str:
-    """A link to the accounts app's reset page, in the form accounts.passwords checks (it dies
-    once the password changes or the user logs in)."""
-    token = signing.dumps(
-        {"id": user.pk, "token": default_token_generator.make_token(user)},
-        salt=passwords.RESET_SALT,
-    )
-    return f"{settings.SITE_URL}/account/reset-password/?token={token}"
-
-
-@transaction.atomic
-def reset_password(
-    *, user: AbstractBaseUser, reason: str, by: AbstractBaseUser | None = None
-) -> None:
-    """Disable the password, so a stolen one stops working, and email the user a link to set a
-    new one, as Warehouse's admin "reset password" does. Tokens keep working."""
-    from packages.jobs import send_password_reset_by_staff
-    from pypi_site.jobs import enqueue
-
-    user.set_unusable_password()
-    user.save(update_fields=["password"])
-    _record_user_action(user=user, tag="account:password:reset_by_staff", by=by, reason=reason)
-    enqueue(send_password_reset_by_staff, user.pk)
-
-
-@transaction.atomic
-def remove_two_factor(
-    *,
-    user: AbstractBaseUser,
-    reason: str,
-    identity_check: str,
-    by: AbstractBaseUser | None = None,
-) -> None:
-    """Account recovery: turn TOTP off and burn the recovery codes once staff have checked who
-    is asking (`identity_check` says how, and is kept in the record)."""
-    if not identity_check.strip():
-        raise ModerationError("Say how the user's identity was checked.")
-    if not twofactor.has_two_factor(user):
-        raise ModerationError("This user has no two-factor authentication to remove.")
-    twofactor.disable_totp(user=user)
-    _record_user_action(
-        user=user,
-        tag="account:two_factor:removed_by_staff",
-        by=by,
-        reason=reason,
-        identity_check=identity_check,
-    )
-
-
 # --- Site flags -----------------------------------------------------------------------------
 
 
 def set_flag(*, flag: str, enabled: bool, reason: str, banner: str | None = None, by=None) -> None:
     """Switch a site flag; the reason goes to Django admin's log."""
     row = flags.set_flag(flag=flag, enabled=enabled, banner=banner, by=by)
-    if _user_or_none(by) is not None:
+    if user_or_none(by) is not None:
         LogEntry.objects.create(
             user_id=by.pk,
             content_type_id=ContentType.objects.get_for_model(row).pk,

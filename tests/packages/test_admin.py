@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts import moderation as user_moderation
 from accounts.models import Account, ApiToken
 from accounts.tokens import create_api_token, find_api_token
 from packages import moderation, staff
@@ -108,7 +109,7 @@ def test_every_model_has_an_admin_page_for_both_roles(client, moderator, adminis
     moderation.prohibit_name(name="bad", comment="x")
     moderation.quarantine_project(project=project, reason="x")
     moderation.clear_quarantine(project=project, reason="x")
-    moderation.freeze_user(user=owner, reason="x")
+    user_moderation.freeze_user(user=owner, reason="x")
     models = [m for m in admin.site._registry if m._meta.app_label in {"packages", "accounts"}]
     assert {Project, Release, File, FilenameRegistry, JournalEntry, AdminFlag} <= set(models)
     for user in (moderator, administrator):

@@ -6,11 +6,11 @@ import pytest
 from django.core.management import CommandError, ManagementUtility, call_command
 from django.db import transaction
 
+from accounts import moderation as user_moderation
+from accounts.management.base import os_user
 from accounts.models import ApiToken, UserEvent
 from accounts.tokens import find_api_token
-from packages import moderation
 from packages.journal import record_change
-from packages.management.commands._base import os_user
 from packages.models import JournalEntry, Project, ProjectEvent, Release, Role, RoleName
 from tests.factories import make_project, make_release, make_user
 
@@ -70,7 +70,7 @@ def test_create_api_token_takes_a_maintainer_role():
 def test_create_api_token_refuses_a_frozen_user(scope):
     alice = make_user("alice")
     make_project("demo", owner=alice)
-    moderation.freeze_user(user=alice, reason="abuse")
+    user_moderation.freeze_user(user=alice, reason="abuse")
     with pytest.raises(CommandError, match="^The user 'alice' is frozen; unfreeze them first.$"):
         run("create_api_token", "alice", *scope)
     assert not ApiToken.objects.exists()

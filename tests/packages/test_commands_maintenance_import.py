@@ -14,8 +14,8 @@ import pytest
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
+from accounts.management.base import os_user
 from packages.maintenance import storage_keys
-from packages.management.commands._base import os_user
 from packages.models import File, JournalEntry, Project, Role
 from tests.dists import make_sdist, make_wheel, metadata_text
 from tests.factories import make_project, make_user

@@ -6,9 +6,9 @@ from collections import Counter
 
 from django.core.management.base import CommandParser
 
+from accounts.management.base import ChangeCommand, count_of
 from packages import maintenance
 from packages.jobs import extract_file_metadata
-from packages.management.commands._base import ChangeCommand, count_of
 from packages.models import File, PackageType
 from pypi_site.jobs import enqueue_now
 

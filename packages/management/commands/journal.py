@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from packages.management.commands._base import count_of
+from accounts.management.base import count_of
 from packages.models import JournalEntry
 
 

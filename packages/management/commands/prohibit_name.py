@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError, CommandParser
 
+from accounts.management.base import ChangeCommand
 from packages import moderation
-from packages.management.commands._base import ChangeCommand
 from packages.models import ProhibitedProjectName, Project
 from packages.names import is_valid_name, normalize_name
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError, CommandParser
 
+from accounts.management.base import ChangeCommand
 from packages import moderation
-from packages.management.commands._base import ChangeCommand
 from packages.releases import find_project
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandParser
 
+from accounts.management.base import ChangeCommand, count_of
 from packages import maintenance
 from packages.jobs import recompute_project_size
-from packages.management.commands._base import ChangeCommand, count_of
 from pypi_site.jobs import enqueue_now
 
 

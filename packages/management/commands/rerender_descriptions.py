@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError, CommandParser
 
+from accounts.management.base import ChangeCommand, count_of
 from packages import maintenance
 from packages.jobs import render_description
-from packages.management.commands._base import ChangeCommand, count_of
 from packages.models import Release
 from packages.releases import find_project
 from pypi_site.jobs import enqueue_now

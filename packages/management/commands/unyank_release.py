@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandParser
 
-from packages.management.commands._base import ChangeCommand
+from accounts.management.base import ChangeCommand
 from packages.management.commands.yank_release import release_or_error
 from packages.releases import unyank_release
 

@@ -9,8 +9,8 @@ from django.core.files.storage import Storage, storages
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
+from accounts.management.base import ChangeCommand, count_of
 from packages import maintenance
-from packages.management.commands._base import ChangeCommand, count_of
 from packages.models import File
 
 DEFAULT_MIN_AGE_HOURS = 24.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError, CommandParser
 
-from packages.management.commands._base import ChangeCommand
+from accounts.management.base import ChangeCommand
 from packages.models import Release
 from packages.releases import find_project, find_release, yank_release
 

@@ -1,7 +1,5 @@
-"""What every data-changing command shares: who ran it, and counts in plain English.
-
-Not a command itself (Django skips command modules whose name starts with "_").
-"""
+"""What every data-changing command of every app shares: who ran it, and counts in plain
+English."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from packages.journal import acting_as
+from accounts.actors import acting_as
 
 ACTOR_MAX_LENGTH = 150  # JournalEntry.submitted_by_name
 

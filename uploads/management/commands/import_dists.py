@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.storage import Storage
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
 
+from accounts.management.base import ChangeCommand, count_of
 from packages import maintenance
-from packages.management.commands._base import ChangeCommand, count_of
 from uploads.importing import ImportResult, distribution_paths, import_file
 
 DRY_RUN_LABELS = {"created": "would create", "exists": "exists", "failed": "would fail"}
-
-
-class DiscardingStorage(Storage):
-    """A dry run's storage: takes every object and keeps none."""
-
-    def _save(self, name: str, content: Any) -> str:
-        return name
-
-    def exists(self, name: str) -> bool:
-        return False
-
-    def delete(self, name: str) -> None:
-        pass
 
 
 class _RolledBack(Exception):
@@ -43,13 +29,19 @@ def try_import(*, path: Path, user: AbstractBaseUser) -> ImportResult:
     """import_file with every check an import makes (the upload's own, including those under
     the project's lock), its rows rolled back and its objects never stored. Each file is tried
     alone: a dry run does not see the files before it in the same folder."""
-    discard = {"BACKEND": f"{__name__}.{DiscardingStorage.__name__}"}
-    with override_settings(STORAGES={**settings.STORAGES, "default": discard}):
-        try:
-            with transaction.atomic():
-                raise _RolledBack(import_file(path=path, user=user))
-        except _RolledBack as rolled_back:
-            return rolled_back.result
+    with tempfile.TemporaryDirectory(prefix="import-dry-run-") as scratch:
+        # Objects go to a scratch folder, removed with it, so the storage path is exercised
+        # (write, verify, link) without touching the real one.
+        discard = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": scratch},
+        }
+        with override_settings(STORAGES={**settings.STORAGES, "default": discard}):
+            try:
+                with transaction.atomic():
+                    raise _RolledBack(import_file(path=path, user=user))
+            except _RolledBack as rolled_back:
+                return rolled_back.result
 
 
 class Command(ChangeCommand):

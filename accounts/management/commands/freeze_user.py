@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
+from accounts import moderation
 from accounts.freezing import is_frozen
-from packages import moderation
-from packages.management.commands._base import ChangeCommand
+from accounts.management.base import ChangeCommand
 
 
 class Command(ChangeCommand):
