@@ -6,6 +6,8 @@ Markdown or reStructuredText on a request.
 
 from __future__ import annotations
 
+import json
+
 import nh3
 import readme_renderer.markdown
 import readme_renderer.rst
@@ -71,3 +73,71 @@ def sanitize_html(html: str) -> str:
         url_schemes={"http", "https", "mailto"},
         set_tag_attribute_values={"input": {"disabled": ""}},
     )
+
+
+# Interpreter names seen in upload clients' User-Agent headers, spelled as people write them.
+_PYTHON_IMPLEMENTATIONS = {
+    "cpython": "CPython",
+    "pypy": "PyPy",
+    "graalpy": "GraalPy",
+    "python": "Python",
+}
+_USER_AGENT_FALLBACK_LENGTH = 60
+
+
+def describe_user_agent(raw: str) -> str:
+    """A User-Agent as people read it: `twine/6.1.0 requests/2.32 ... CPython/3.11.4 Linux/6.1`
+    -> "twine 6.1.0 / CPython 3.11"; the JSON form pip and uv send (linehaul's
+    `uv/0.5.0 {"installer": ..., "implementation": ...}`) likewise. Anything else is shown as
+    it came, shortened.
+
+    1. The first `product/version` word names the client.
+    2. The interpreter comes from the JSON's `implementation`, else from the first word
+       naming a known implementation.
+    """
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    head, _, rest = raw.partition(" ")
+    client = _product(head)
+    python = None
+    rest = rest.strip()
+    if rest.startswith("{"):
+        data = _json_object(rest)
+        installer = data.get("installer") if isinstance(data.get("installer"), dict) else {}
+        client = _product(f"{installer.get('name')}/{installer.get('version')}") or client
+        implementation = data.get("implementation")
+        if isinstance(implementation, dict):
+            python = _python(f"{implementation.get('name')}/{implementation.get('version')}")
+    else:
+        python = next(filter(None, (_python(word) for word in rest.split())), None)
+    if client is None:
+        if len(raw) <= _USER_AGENT_FALLBACK_LENGTH:
+            return raw
+        return raw[: _USER_AGENT_FALLBACK_LENGTH - 1] + "…"
+    return f"{client} / {python}" if python else client
+
+
+def _product(word: str) -> str | None:
+    """`name/1.2.3` -> "name 1.2.3"; None when the word is not a product with a version."""
+    name, slash, version = word.partition("/")
+    if not (slash and name and version[:1].isdigit()) or len(word) > 80:
+        return None
+    return f"{name} {version}"
+
+
+def _python(word: str) -> str | None:
+    """`CPython/3.11.4` -> "CPython 3.11" (the minor version is what matters to readers)."""
+    name, slash, version = word.partition("/")
+    label = _PYTHON_IMPLEMENTATIONS.get(name.lower())
+    if not (slash and label and version[:1].isdigit()):
+        return None
+    return f"{label} {'.'.join(version.split('.')[:2])}"
+
+
+def _json_object(text: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("search/", pages.search, name="search"),
     path("classifiers/", pages.classifiers, name="classifiers"),
+    path("help/", pages.help_page, name="help"),
     path("user/<str:username>/", pages.user_detail, name="user-detail"),
     path("rss/updates.xml", feeds.LatestUpdatesFeed(), name="rss-updates"),
     path("rss/packages.xml", feeds.NewestProjectsFeed(), name="rss-packages"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Prefetch
@@ -230,6 +231,18 @@ def grouped_classifiers(values: list) -> list[tuple[str, list[tuple[str, str]]]]
         top, _, rest = str(classifier).partition(" :: ")
         groups.setdefault(top, []).append((str(classifier), rest or top))
     return list(groups.items())
+
+
+@require_safe
+def help_page(request: HttpRequest) -> HttpResponse:
+    """What each refusal message's `See <HELP_URL>#anchor` link explains."""
+    context = {
+        "upload_limit": settings.DEFAULT_UPLOAD_LIMIT,
+        "total_size_limit": settings.DEFAULT_TOTAL_SIZE_LIMIT,
+        "token_prefix": settings.API_TOKEN_PREFIX,
+        "require_two_factor": settings.REQUIRE_TWO_FACTOR,
+    }
+    return render(request, "packages/help.html", context)
 
 
 @require_safe
