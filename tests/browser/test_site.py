@@ -149,10 +149,6 @@ def test_log_in_yank_with_a_reason_and_see_the_marker(page, site):
     page.get_by_role("link", name=re.compile("Options for 1.1")).click()
     page.wait_for_url("**/manage/project/Demo-Widgets/release/1.1/")
     page.get_by_label("Reason (optional)").fill("Breaks on Windows")
-    page.get_by_label("Type “1.1” to confirm").fill("1.0")
-    page.get_by_role("button", name="Yank 1.1").click()
-    expect(page.locator(".errorlist")).to_have_text("That is not “1.1”; nothing was yanked.")
-    assert not Release.objects.get(version="1.1").yanked
     page.get_by_label("Type “1.1” to confirm").fill("1.1")
     screenshot(page, "manage-release")
     page.get_by_role("button", name="Yank 1.1").click()
