@@ -7,6 +7,7 @@ Markdown or reStructuredText on a request.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import nh3
 import readme_renderer.markdown
@@ -14,6 +15,8 @@ import readme_renderer.rst
 import readme_renderer.txt
 from django.utils.html import escape
 from readme_renderer.clean import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+
+from packages.images import proxied_src
 
 # PEP 566 / core metadata: Description-Content-Type is text/plain, text/x-rst or
 # text/markdown; missing means reStructuredText, anything else is shown as plain text.
@@ -69,10 +72,19 @@ def sanitize_html(html: str) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_proxy_images,
         link_rel="nofollow noopener",
         url_schemes={"http", "https", "mailto"},
         set_tag_attribute_values={"input": {"disabled": ""}},
     )
+
+
+def _proxy_images(tag: str, attribute: str, value: str) -> str | None:
+    """Images from other hosts go through this site's image proxy (packages/images.py); with
+    the proxy off their src is dropped, leaving the alt text. Relative srcs stay as they are."""
+    if tag == "img" and attribute == "src" and urlsplit(value.strip()).scheme:
+        return proxied_src(value.strip())
+    return value
 
 
 # Interpreter names seen in upload clients' User-Agent headers, spelled as people write them.

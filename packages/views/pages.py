@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from trove_classifiers import deprecated_classifiers, sorted_classifiers
 
-from packages import permissions
+from packages import images, permissions
 from packages.api import latest_release
 from packages.forms import SearchForm
 from packages.models import File, Project, Release, Role
@@ -243,6 +243,21 @@ def help_page(request: HttpRequest) -> HttpResponse:
         "require_two_factor": settings.REQUIRE_TWO_FACTOR,
     }
     return render(request, "packages/help.html", context)
+
+
+@require_safe
+def image_proxy(request: HttpRequest, signature: str, encoded: str) -> HttpResponse:
+    """An image from another host named in a description (see packages/images.py)."""
+    try:
+        image = images.fetch_image(images.verified_url(signature=signature, encoded=encoded))
+    except images.ImageError as exc:
+        return HttpResponse(
+            exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
+        )
+    response = HttpResponse(image.body, content_type=image.content_type)
+    response["Cache-Control"] = f"public, max-age={images.CACHE_SECONDS}, immutable"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_safe
