@@ -37,6 +37,8 @@ class SearchForm(forms.Form):
 
 
 class YankForm(forms.Form):
+    """Yanking breaks installs that do not pin the version, so the owner types the version."""
+
     reason = forms.CharField(
         required=False,
         max_length=1000,
@@ -44,6 +46,18 @@ class YankForm(forms.Form):
         help_text="Shown to people who install this version anyway, and on its page.",
         widget=forms.TextInput,
     )
+    confirm = forms.CharField(max_length=255, label="Type the version to confirm")
+
+    def __init__(self, *args, version: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.version = version
+        self.fields["confirm"].label = f"Type “{version}” to confirm"
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.version:
+            raise forms.ValidationError(f"That is not “{self.version}”; nothing was yanked.")
+        return value
 
 
 class ConfirmForm(forms.Form):

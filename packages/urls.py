@@ -24,6 +24,8 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("search/", pages.search, name="search"),
     path("classifiers/", pages.classifiers, name="classifiers"),
+    path("help/", pages.help_page, name="help"),
+    re_path(r"^_img/(?P<signature>[0-9a-f]{64})/(?P<encoded>[0-9a-f]+)$", pages.image_proxy),
     path("user/<str:username>/", pages.user_detail, name="user-detail"),
     path("rss/updates.xml", feeds.LatestUpdatesFeed(), name="rss-updates"),
     path("rss/packages.xml", feeds.NewestProjectsFeed(), name="rss-packages"),

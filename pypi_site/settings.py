@@ -266,6 +266,11 @@ CONTENT_SECURITY_POLICY = env(
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 )
+# README images from other hosts are served through /_img/ (packages/images.py) so pages keep
+# img-src 'self'; with IMAGE_PROXY off they are dropped. The proxy refuses hosts on private and
+# loopback addresses unless IMAGE_PROXY_ALLOW_PRIVATE is on (tests, closed networks).
+IMAGE_PROXY = env_bool("IMAGE_PROXY", True)
+IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE")
 
 # --- Accounts -------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

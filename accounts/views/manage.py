@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -19,6 +20,10 @@ from accounts.ratelimits import RateLimited
 from accounts.views.common import too_many_requests
 
 TOTP_SECRET_KEY = "accounts.totp_provision_secret"
+# Secrets made by a POST wait here for the one GET that shows them (POST-redirect-GET: a
+# reload or the back button never re-submits the form, and the secret is shown only once).
+NEW_TOKEN_KEY = "accounts.new_api_token"
+NEW_RECOVERY_CODES_KEY = "accounts.new_recovery_codes"
 HISTORY_LENGTH = 50
 
 
@@ -144,17 +149,20 @@ def totp_provision(request: HttpRequest) -> HttpResponse:
             form.add_error("totp_value", str(exc))
         else:
             del request.session[TOTP_SECRET_KEY]
-            return render(request, "accounts/recovery_codes_new.html", {"codes": codes})
+            request.session[NEW_RECOVERY_CODES_KEY] = codes
+            return redirect("/manage/account/recovery-codes/")
     uri = twofactor.provisioning_uri(secret=secret, username=request.user.get_username())
     context = {"form": form, "secret": secret, "qr_code": twofactor.qr_code_svg(uri)}
     return render(request, "accounts/totp_provision.html", context)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 @account_required
 @reauth_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
-    """GET: how many are left; POST: replace them all and show the new ones once."""
+    """GET: the new codes once, right after they were made, else how many are left;
+    POST: replace them all."""
     if request.method == "POST":
         try:
             codes = twofactor.generate_recovery_codes(
@@ -163,20 +171,24 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
         except twofactor.TwoFactorError as exc:
             messages.error(request, str(exc))
             return redirect("/manage/account/two-factor/")
+        request.session[NEW_RECOVERY_CODES_KEY] = codes
+        return redirect("/manage/account/recovery-codes/")
+    if codes := request.session.pop(NEW_RECOVERY_CODES_KEY, None):
         return render(request, "accounts/recovery_codes_new.html", {"codes": codes})
     context = {"recovery_codes_left": twofactor.unused_recovery_codes(request.user)}
     return render(request, "accounts/recovery_codes.html", context)
 
 
-def _tokens_page(request: HttpRequest, form: ApiTokenForm, issued=None) -> HttpResponse:
+def _tokens_page(request: HttpRequest, form: ApiTokenForm) -> HttpResponse:
     context = {
         "form": form,
-        "issued": issued,
+        "issued": request.session.pop(NEW_TOKEN_KEY, None),
         "tokens": request.user.api_tokens.prefetch_related("projects").order_by("-created"),
     }
     return render(request, "accounts/manage_tokens.html", context)
 
 
+@never_cache
 @require_safe
 @manage_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
@@ -201,7 +213,11 @@ def create_api_token(request: HttpRequest) -> HttpResponse:
     except tokens.TokenError as exc:
         form.add_error(None, str(exc))
         return _tokens_page(request, form)
-    return _tokens_page(request, ApiTokenForm(user=request.user), issued=issued)
+    request.session[NEW_TOKEN_KEY] = {
+        "description": issued.token.description,
+        "plaintext": issued.plaintext,
+    }
+    return redirect("/manage/account/token/")
 
 
 @require_POST

@@ -101,7 +101,7 @@ def _release_context(
         "release": release,
         "files": files,
         "tab": "releases",
-        "yank_form": forms.get("yank_form") or YankForm(),
+        "yank_form": forms.get("yank_form") or YankForm(version=release.version),
         "delete_form": forms.get("delete_form") or ConfirmForm(expected=release.version),
     }
 
@@ -113,7 +113,7 @@ def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
     release = _release(project, version)
     if response := _reauthenticate(request, _release_url(release)):
         return response
-    form = YankForm(request.POST)
+    form = YankForm(request.POST, version=release.version)
     if not form.is_valid():
         context = _release_context(project, release, yank_form=form)
         return render(request, "manage/release.html", context, status=400)

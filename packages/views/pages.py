@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
@@ -23,7 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from trove_classifiers import deprecated_classifiers, sorted_classifiers
 
-from packages import permissions
+from packages import images, permissions
 from packages.api import latest_release
 from packages.forms import SearchForm
 from packages.journal import last_serial
@@ -248,6 +249,33 @@ def grouped_classifiers(values: list) -> list[tuple[str, list[tuple[str, str]]]]
         top, _, rest = str(classifier).partition(" :: ")
         groups.setdefault(top, []).append((str(classifier), rest or top))
     return list(groups.items())
+
+
+@require_safe
+def help_page(request: HttpRequest) -> HttpResponse:
+    """What each refusal message's `See <HELP_URL>#anchor` link explains."""
+    context = {
+        "upload_limit": settings.DEFAULT_UPLOAD_LIMIT,
+        "total_size_limit": settings.DEFAULT_TOTAL_SIZE_LIMIT,
+        "token_prefix": settings.API_TOKEN_PREFIX,
+        "require_two_factor": settings.REQUIRE_TWO_FACTOR,
+    }
+    return render(request, "packages/help.html", context)
+
+
+@require_safe
+def image_proxy(request: HttpRequest, signature: str, encoded: str) -> HttpResponse:
+    """An image from another host named in a description (see packages/images.py)."""
+    try:
+        image = images.fetch_image(images.verified_url(signature=signature, encoded=encoded))
+    except images.ImageError as exc:
+        return HttpResponse(
+            exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
+        )
+    response = HttpResponse(image.body, content_type=image.content_type)
+    response["Cache-Control"] = f"public, max-age={images.CACHE_SECONDS}, immutable"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_safe

@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page works without this file.
-// Copy buttons: <button data-copy="ID" hidden> copies the text of element ID.
+// Copy buttons: <button data-copy="ID" hidden> copies the text of element ID; a secret's
+// button names itself with data-copy-label rather than reading the secret aloud.
 (function () {
   "use strict";
 
@@ -36,7 +37,9 @@
     }
     var status = button.parentNode.querySelector(".copy-status");
     button.hidden = false;
-    button.setAttribute("aria-label", "Copy “" + source.textContent.trim() + "” to the clipboard");
+    var label = button.getAttribute("data-copy-label");
+    button.setAttribute("aria-label", label || "Copy “" + source.textContent.trim() + "” to the clipboard");
+    var idle = button.textContent;
     button.addEventListener("click", function () {
       copy(source.textContent.trim()).then(
         function () {
@@ -53,7 +56,7 @@
         }
       );
       window.setTimeout(function () {
-        button.textContent = "Copy";
+        button.textContent = idle;
         if (status) { status.textContent = ""; }
       }, 3000);
     });

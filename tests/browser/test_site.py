@@ -6,6 +6,7 @@ import pytest
 
 from packages.jobs import render_description
 from packages.models import File, Release, Role
+from packages.templatetags.pages import site_url
 from tests.browser.conftest import PHONE, screenshot
 from tests.factories import make_files, make_project, make_release, make_user
 
@@ -91,23 +92,31 @@ def test_search_then_open_the_project(page, site):
 
 def test_copy_the_install_line(page, site):
     page.goto("/project/Demo-Widgets/")
-    button = page.get_by_role("button", name=re.compile("Copy"))
+    pip = f"pip install --index-url {site_url()}/simple/ Demo-Widgets"
+    button = page.locator("button[data-copy=install-command]")
     button.click()
-    expect(page.locator(".copy-status")).to_have_text("Copied to the clipboard")
+    expect(page.locator(".copy-status").first).to_have_text("Copied to the clipboard")
     expect(button).to_have_text("Copied")
-    assert page.evaluate("navigator.clipboard.readText()") == "pip install Demo-Widgets"
+    assert page.evaluate("navigator.clipboard.readText()") == pip
     page.goto("/project/Demo-Widgets/1.0/")
-    page.get_by_role("button", name=re.compile("Copy")).click()
-    expect(page.locator(".copy-status")).to_have_text("Copied to the clipboard")
-    assert page.evaluate("navigator.clipboard.readText()") == "pip install Demo-Widgets==1.0"
+    page.locator("button[data-copy=install-command]").click()
+    expect(page.locator(".copy-status").first).to_have_text("Copied to the clipboard")
+    assert page.evaluate("navigator.clipboard.readText()") == f"{pip}==1.0"
+    page.get_by_text("With uv").click()
+    page.locator("button[data-copy=install-uv-add]").click()
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        f"uv add --index {site_url()}/simple/ Demo-Widgets==1.0"
+    )
 
 
 def test_pages_work_without_javascript(browser, live_server, site):
     context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
     page = context.new_page()
     page.goto("/project/Demo-Widgets/")
-    assert page.locator("#install-command").inner_text() == "pip install Demo-Widgets"
-    assert not page.locator(".copy-button").is_visible()  # nothing that cannot work
+    assert page.locator("#install-command").inner_text() == (
+        f"pip install --index-url {site_url()}/simple/ Demo-Widgets"
+    )
+    assert not page.locator(".copy-button").first.is_visible()  # nothing that cannot work
     page.goto("/search/?q=demo")
     assert page.get_by_role("link", name=re.compile("Demo-Widgets")).count() == 1
     context.close()
@@ -140,6 +149,7 @@ def test_log_in_yank_with_a_reason_and_see_the_marker(page, site):
     page.get_by_role("link", name=re.compile("Options for 1.1")).click()
     page.wait_for_url("**/manage/project/Demo-Widgets/release/1.1/")
     page.get_by_label("Reason (optional)").fill("Breaks on Windows")
+    page.get_by_label("Type “1.1” to confirm").fill("1.1")
     screenshot(page, "manage-release")
     page.get_by_role("button", name="Yank 1.1").click()
     expect(page.locator(".messages")).to_have_text("Yanked release 1.1.")

@@ -27,7 +27,7 @@ GET_PAGES = [
     "/manage/project/demo/settings/",
 ]
 ACTIONS = [
-    (RELEASE_URL + "yank/", {"reason": "nope"}),
+    (RELEASE_URL + "yank/", {"reason": "nope", "confirm": "1.0"}),
     (RELEASE_URL + "unyank/", {}),
     (RELEASE_URL + "delete/", {"confirm": "1.0"}),
     ("/manage/project/demo/settings/", {"confirm": "demo"}),
@@ -115,7 +115,7 @@ def test_releases_page_links_each_release_and_the_teammates_pages(client, owner)
 def test_yank_with_reason_shows_everywhere_and_is_recorded(client, owner):
     log_in(client, owner)
     response = client.post(
-        RELEASE_URL + "yank/", {"reason": "Broken build"}, REMOTE_ADDR="10.1.2.3"
+        RELEASE_URL + "yank/", {"reason": "Broken build", "confirm": "1.0"}, REMOTE_ADDR="10.1.2.3"
     )
     assert response.status_code == 302 and response["Location"] == RELEASE_URL
     assert "Yanked release 1.0." in client.get(RELEASE_URL).content.decode()
@@ -134,6 +134,19 @@ def test_yank_with_reason_shows_everywhere_and_is_recorded(client, owner):
     assert not release.yanked and release.yanked_reason == ""
     assert ProjectEvent.objects.filter(tag="project:release:unyank").count() == 1
     assert "data-yanked" not in client.get("/simple/demo/").content.decode()
+
+
+@pytest.mark.parametrize("typed", ["", "1.1", "1"])
+def test_yank_needs_the_version_typed(client, owner, typed):
+    log_in(client, owner)
+    response = client.post(RELEASE_URL + "yank/", {"reason": "x", "confirm": typed})
+    assert response.status_code == 400
+    assert not Release.objects.get(version="1.0").yanked
+    assert not ProjectEvent.objects.filter(tag="project:release:yank").exists()
+    page = response.content.decode()
+    message = "This field is required." if not typed else "That is not “1.0”; nothing was yanked."
+    assert message in page
+    assert "Type “1.0” to confirm" in page
 
 
 def test_destructive_pages_ask_for_the_password_again(client, owner):
@@ -199,7 +212,7 @@ def test_delete_project_needs_its_name_and_keeps_the_history(
 
 def test_history_lists_events_newest_first(client, owner):
     log_in(client, owner)
-    client.post(RELEASE_URL + "yank/", {"reason": "first"})
+    client.post(RELEASE_URL + "yank/", {"reason": "first", "confirm": "1.0"})
     client.post(RELEASE_URL + "unyank/")
     page = client.get("/manage/project/demo/history/").content.decode()
     assert page.index("project:release:unyank") < page.index("project:release:yank")

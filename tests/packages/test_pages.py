@@ -99,7 +99,7 @@ def test_latest_is_the_highest_final_release_not_yanked(client):
     make_release(project, "3.0a1", sort_order=2, summary="three alpha")
     page = body(client.get("/project/demo/"))
     assert "<title>demo 1.0" in page
-    assert "pip install demo</code>" in page
+    assert "pip install --index-url http://127.0.0.1:8000/simple/ demo</code>" in page
     # The history lists every release with its markers and reasons.
     history = page[page.index('id="history"') :]
     assert history.index(">3.0a1<") < history.index(">2.0<") < history.index(">1.0<")
@@ -112,7 +112,9 @@ def test_an_older_release_page_pins_the_version_and_says_so(client):
     make_release(project, "1.0", sort_order=0)
     make_release(project, "2.0", sort_order=1)
     page = body(client.get("/project/demo/1.0/"))
-    assert "pip install demo==1.0</code>" in page
+    assert "pip install --index-url http://127.0.0.1:8000/simple/ demo==1.0</code>" in page
+    assert "uv pip install --index-url http://127.0.0.1:8000/simple/ demo==1.0</code>" in page
+    assert "uv add --index http://127.0.0.1:8000/simple/ demo==1.0</code>" in page
     assert "This is not the latest version" in page
 
 
@@ -136,7 +138,7 @@ def test_archived_project_shows_a_notice(client):
     make_release(make_project(lifecycle_status="archived"), "1.0")
     page = body(client.get("/project/demo/"))
     assert "This project is archived" in page
-    assert "pip install demo" in page
+    assert "pip install --index-url" in page
 
 
 def test_project_page_shows_files_hashes_links_classifiers_and_maintainers(client):
@@ -274,3 +276,16 @@ def test_not_found_and_forbidden_pages_use_the_site_layout(client):
     response = client.get("/manage/project/demo/releases/")
     assert response.status_code == 403
     assert "isn&#x27;t an Owner of project &#x27;demo&#x27;" in body(response)
+
+
+def test_install_commands_name_this_index(client, settings):
+    settings.SITE_URL = "https://index.example"
+    make_release(make_project("Demo"), "1.0")
+    page = body(client.get("/project/Demo/"))
+    assert (
+        '<code class="install__command" id="install-command" aria-labelledby="install-label">'
+        "pip install --index-url https://index.example/simple/ Demo</code>"
+    ) in page
+    assert "uv pip install --index-url https://index.example/simple/ Demo</code>" in page
+    assert "uv add --index https://index.example/simple/ Demo</code>" in page
+    assert page.count('class="copy-button"') == 3

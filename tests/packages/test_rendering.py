@@ -168,3 +168,18 @@ def test_page_escapes_a_description_not_rendered_yet(client):
     page = client.get("/project/demo/").content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.django_db
+def test_code_blocks_are_coloured_by_the_shipped_pygments_stylesheet(client):
+    from django.conf import settings
+
+    from packages.rendering import PYGMENTS_SCOPE, pygments_stylesheet
+
+    shipped = (settings.BASE_DIR / "static" / "css" / "pygments.css").read_text()
+    assert shipped == pygments_stylesheet(), "regenerate static/css/pygments.css"
+    html = render(text="```python\nimport os\n```\n", content_type="text/markdown")
+    assert '<span class="kn">import</span>' in html
+    assert f"{PYGMENTS_SCOPE} .kn {{ color: #008000" in shipped
+    page = client.get("/").content.decode()
+    assert '<link rel="stylesheet" href="/static/css/pygments.css">' in page
