@@ -8,7 +8,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -84,6 +84,55 @@ def authenticate(request: HttpRequest) -> Uploader:
     )
 
 
+def parse_upload(request: HttpRequest, handler: HashingUploadHandler) -> tuple[QueryDict, dict]:
+    """The multipart body, the file streamed through `handler`; failures as UploadError."""
+    if not request.content_type.startswith("multipart/form-data"):
+        raise UploadError(400, "Upload payload does not have a file.")
+    try:
+        post, files = RawFilenameParser(request.META, request, [handler]).parse()
+    except MultiPartParserError as exc:
+        raise UploadError(400, f"Invalid upload request: {exc}") from None
+    except RequestDataTooBig:
+        raise UploadError(
+            400,
+            "Upload request too large: the form fields besides the file exceed "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (a very long description or "
+            "many classifiers).",
+        ) from None
+    except TooManyFieldsSent:
+        raise UploadError(
+            400,
+            "Upload request has too many form fields: the limit is "
+            f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
+        ) from None
+    if handler.too_large:
+        raise UploadError(
+            400,
+            f"File too large. Limit for any project is "
+            f"{settings.MAX_UPLOAD_LIMIT // (1024 * 1024)} MB.",
+        )
+    return post, files
+
+
+def check_action(action: str) -> None:
+    if action in {"submit", "submit_pkg_info"}:
+        raise UploadError(
+            410,
+            "Project pre-registration is no longer required or supported, "
+            "upload your files instead.",
+        )
+    if action == "doc_upload":
+        raise UploadError(
+            410,
+            "Uploading documentation is no longer supported, we recommend "
+            "using https://readthedocs.org/.",
+        )
+    if action != "file_upload":
+        raise UploadError(
+            400, f"Unknown action: {action!r}" if action else "Missing ':action' field."
+        )
+
+
 @csrf_exempt
 def legacy_upload(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
@@ -92,60 +141,20 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     handler = HashingUploadHandler(request)
-    files: dict = {}
     try:
         if (denial := flags.upload_denial()) is not None:
             raise UploadError(403, denial.message)  # Check 0b comes before authentication.
         uploader = authenticate(request)
-        if not request.content_type.startswith("multipart/form-data"):
-            raise UploadError(400, "Upload payload does not have a file.")
-        try:
-            post, files = RawFilenameParser(request.META, request, [handler]).parse()
-        except MultiPartParserError as exc:
-            raise UploadError(400, f"Invalid upload request: {exc}") from None
-        except RequestDataTooBig:
-            raise UploadError(
-                400,
-                "Upload request too large: the form fields besides the file exceed "
-                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (a very long description or "
-                "many classifiers).",
-            ) from None
-        except TooManyFieldsSent:
-            raise UploadError(
-                400,
-                "Upload request has too many form fields: the limit is "
-                f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
-            ) from None
-        if handler.too_large:
-            raise UploadError(
-                400,
-                f"File too large. Limit for any project is "
-                f"{settings.MAX_UPLOAD_LIMIT // (1024 * 1024)} MB.",
-            )
-        action = post.get(":action", "")
-        if action in {"submit", "submit_pkg_info"}:
-            raise UploadError(
-                410,
-                "Project pre-registration is no longer required or supported, "
-                "upload your files instead.",
-            )
-        if action == "doc_upload":
-            raise UploadError(
-                410,
-                "Uploading documentation is no longer supported, we recommend "
-                "using https://readthedocs.org/.",
-            )
-        if action != "file_upload":
-            raise UploadError(
-                400, f"Unknown action: {action!r}" if action else "Missing ':action' field."
-            )
+        post, files = parse_upload(request, handler)
+        check_action(post.get(":action", ""))
         form = validate_form(post, files)
         upload_file(form=form, content=files.get("content"), uploader=uploader)
     except UploadError as exc:
         return error_response(exc)
     finally:
-        for uploaded in files.values():
-            uploaded.close()  # Deletes the temporary file.
+        # Every way out, an exception or a body cut short included, deletes the temporary
+        # files (after success local storage has already moved the file into place).
+        handler.discard()
     return HttpResponse(status=200)
 
 
