@@ -240,3 +240,11 @@ def test_wheel_shares_the_size_bound(client, token, settings):
     response = post_upload(client, upload, token)
     assert_refused(response, 400, "File exceeds the limit of 1048576 bytes when uncompressed")
     assert_nothing_stored()
+
+
+def test_tar_reading_is_bounded_in_time(client, token, settings):
+    settings.ARCHIVE_MAX_READ_SECONDS = 0
+    content = make_tar_gz(tar_member("demo-1.0/setup.py", b"x = 1\n"))
+    response = post_upload(client, sdist(content), token)
+    assert_refused(response, 400, "Invalid distribution file. File took longer than 0 seconds")
+    assert_nothing_stored()
