@@ -13,3 +13,16 @@ accesslog = os.environ.get("ACCESS_LOG") or None
 # Several instances may run on one machine (tests, the benchmark); a shared control socket in
 # $HOME would make them step on each other.
 control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    """Before any worker starts: delete temporary upload files that killed workers left behind
+    (the same clean-up as `manage.py clean_upload_temp`)."""
+    from datetime import timedelta
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
+    from uploads.streaming import remove_stale_upload_files
+
+    removed = remove_stale_upload_files(min_age=timedelta(hours=24))
+    if removed:
+        server.log.info("Deleted %d stale temporary upload file(s)", len(removed))

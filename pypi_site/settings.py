@@ -244,7 +244,8 @@ ACCEPT_LEGACY_FILENAMES = env_bool("ACCEPT_LEGACY_FILENAMES")
 # Description and other metadata fields arrive as form fields; allow generous READMEs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024**2)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
-FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or None
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or str(DATA_DIR / "tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)  # Django's checks want it.
 API_TOKEN_PREFIX = env("API_TOKEN_PREFIX", "pypi-")
 # Where file links in the simple and JSON APIs point (a CDN, say); default SITE_URL/packages/.
 FILES_BASE_URL = env("FILES_BASE_URL") or f"{SITE_URL}/packages/"

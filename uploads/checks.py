@@ -18,6 +18,7 @@ from readme_renderer.markdown import render as render_markdown
 from readme_renderer.rst import render as render_rst
 from readme_renderer.txt import render as render_txt
 
+from packages.models import File, Project, Release
 from packages.names import is_valid_name
 
 SPEC_URL = "https://packaging.python.org/specifications/core-metadata"
@@ -86,7 +87,29 @@ class UploadForm:
 
 
 def _clean(value: str) -> str:
+    # PyPI escapes NUL rather than refusing it; PostgreSQL could store neither a raw NUL in
+    # text nor its JSON escape.
     return "" if value == UNKNOWN else value.replace("\x00", "\\x00")
+
+
+def _shown(value: str) -> str:
+    """A refused value as quoted in a message, cut short: it also goes in the status line."""
+    return repr(value if len(value) <= 80 else f"{value[:80]}...")
+
+
+def _max_length(model: type, field: str) -> int:
+    return model._meta.get_field(field).max_length
+
+
+def _check_form_length(value: str, *, label: str, model: type, field: str) -> None:
+    """A form field stored in a column with a length limit: PyPI's form error, not a database
+    error (PostgreSQL) or a value SQLite would silently store at any length."""
+    limit = _max_length(model, field)
+    if len(value) > limit:
+        raise bad_request(
+            f"{_shown(value)} is an invalid value for {label}. Error: Must be {limit} "
+            f"characters or less. See {SPEC_URL} for more information."
+        )
 
 
 def validate_form(post: QueryDict, files: dict) -> UploadForm:
@@ -100,10 +123,11 @@ def validate_form(post: QueryDict, files: dict) -> UploadForm:
     name = _clean(post.get("name", ""))
     if not is_valid_name(name):
         raise bad_request(
-            f"{name!r} is an invalid value for Name. Error: Start and end with a letter or "
+            f"{_shown(name)} is an invalid value for Name. Error: Start and end with a letter or "
             "numeral containing only ASCII numeric and '.', '_' and '-'. "
             f"See {SPEC_URL} for more information."
         )
+    _check_form_length(name, label="Name", model=Project, field="name")
     filetype = post.get("filetype", "")
     if filetype not in FILETYPES:
         raise bad_request("Invalid value for filetype. Error: Use a known file type.")
@@ -114,6 +138,7 @@ def validate_form(post: QueryDict, files: dict) -> UploadForm:
         if pyversion and pyversion != "source":
             raise bad_request("Error: Use 'source' as Python version for an sdist.")
         pyversion = "source"
+    _check_form_length(pyversion, label="Pyversion", model=File, field="python_version")
     digests = _validate_digests(post)
     metadata = validate_metadata(post)
     return UploadForm(
@@ -163,7 +188,7 @@ def raw_metadata_from_form(post: QueryDict) -> RawMetadata:
         if values:
             raw[key] = values
     urls = {}
-    for entry in post.getlist("project_urls"):
+    for entry in map(_clean, post.getlist("project_urls")):
         label, _, url = entry.partition(",")
         if label.strip():
             urls[label.strip()] = url.strip()
@@ -194,7 +219,21 @@ def validate_metadata(post: QueryDict) -> Metadata:
         message = str(errors[0]) if errors else str(group.exceptions[0])
         raise bad_request(f"{message}. See {SPEC_URL} for more information.") from None
     _check_pypi_rules(metadata)
+    _check_stored_lengths(metadata)
     return metadata
+
+
+def _check_stored_lengths(metadata: Metadata) -> None:
+    """Every Release column with a length limit, checked on the value as it will be stored
+    (a normalized version can be longer than the one sent: 1.0.post becomes 1.0.post0)."""
+    for key, value in release_fields(metadata).items():
+        limit = getattr(Release._meta.get_field(key), "max_length", None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            email_name = key.replace("_", "-")
+            raise bad_request(
+                f"{email_name!r} field must be {limit} characters or less. "
+                f"See {SPEC_URL} for more information."
+            )
 
 
 def _check_pypi_rules(metadata: Metadata) -> None:

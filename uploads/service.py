@@ -201,7 +201,7 @@ def _inspect_archive(*, form: UploadForm, content: HashedUpload) -> bytes | None
             metadata = inspect_wheel(path, filename=filename)
             check_wheel_metadata(metadata, filename=filename, name=form.name, version=form.version)
             return metadata
-        inspect_sdist(path, filename=filename)
+        inspect_sdist(path, filename=filename, name=form.name, version=form.version)
         filenames.check_sdist_filename(filename, project_name=form.name, version=form.version)
         return None
     except (FilenameError, ArchiveError) as exc:

@@ -4,5 +4,5 @@ from uploads import views
 
 urlpatterns = [
     path("legacy/", views.legacy_upload, name="legacy-upload"),
-    path("legacy", views.legacy_redirect),
+    path("legacy", views.legacy_without_slash),
 ]

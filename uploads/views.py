@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.events import client_ip
@@ -26,10 +29,17 @@ class RawFilenameParser(MultiPartParser):
         return file_name or None
 
 
+# A status line holds no control characters, and a message quoting a huge value stays legible.
+_UNSAFE_IN_REASON = re.compile(r"[\x00-\x1f\x7f]")
+MAX_REASON_LENGTH = 1000
+
+
 def error_response(error: UploadError) -> HttpResponse:
     """twine shows only the status line, so the message goes there as well as in the body."""
     message = error.message
-    reason = message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
+    reason = _UNSAFE_IN_REASON.sub(" ", message.encode("latin-1", "replace").decode("latin-1"))
+    if len(reason) > MAX_REASON_LENGTH:
+        reason = reason[: MAX_REASON_LENGTH - 3] + "..."
     return HttpResponse(
         f"{error.status} {message}\n",
         status=error.status,
@@ -74,6 +84,55 @@ def authenticate(request: HttpRequest) -> Uploader:
     )
 
 
+def parse_upload(request: HttpRequest, handler: HashingUploadHandler) -> tuple[QueryDict, dict]:
+    """The multipart body, the file streamed through `handler`; failures as UploadError."""
+    if not request.content_type.startswith("multipart/form-data"):
+        raise UploadError(400, "Upload payload does not have a file.")
+    try:
+        post, files = RawFilenameParser(request.META, request, [handler]).parse()
+    except MultiPartParserError as exc:
+        raise UploadError(400, f"Invalid upload request: {exc}") from None
+    except RequestDataTooBig:
+        raise UploadError(
+            400,
+            "Upload request too large: the form fields besides the file exceed "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (a very long description or "
+            "many classifiers).",
+        ) from None
+    except TooManyFieldsSent:
+        raise UploadError(
+            400,
+            "Upload request has too many form fields: the limit is "
+            f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
+        ) from None
+    if handler.too_large:
+        raise UploadError(
+            400,
+            f"File too large. Limit for any project is "
+            f"{settings.MAX_UPLOAD_LIMIT // (1024 * 1024)} MB.",
+        )
+    return post, files
+
+
+def check_action(action: str) -> None:
+    if action in {"submit", "submit_pkg_info"}:
+        raise UploadError(
+            410,
+            "Project pre-registration is no longer required or supported, "
+            "upload your files instead.",
+        )
+    if action == "doc_upload":
+        raise UploadError(
+            410,
+            "Uploading documentation is no longer supported, we recommend "
+            "using https://readthedocs.org/.",
+        )
+    if action != "file_upload":
+        raise UploadError(
+            400, f"Unknown action: {action!r}" if action else "Missing ':action' field."
+        )
+
+
 @csrf_exempt
 def legacy_upload(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
@@ -82,52 +141,32 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     handler = HashingUploadHandler(request)
-    files: dict = {}
     try:
         if (denial := flags.upload_denial()) is not None:
             raise UploadError(403, denial.message)  # Check 0b comes before authentication.
         uploader = authenticate(request)
-        if not request.content_type.startswith("multipart/form-data"):
-            raise UploadError(400, "Upload payload does not have a file.")
-        try:
-            post, files = RawFilenameParser(request.META, request, [handler]).parse()
-        except MultiPartParserError as exc:
-            raise UploadError(400, f"Invalid upload request: {exc}") from None
-        if handler.too_large:
-            raise UploadError(
-                400,
-                f"File too large. Limit for any project is "
-                f"{settings.MAX_UPLOAD_LIMIT // (1024 * 1024)} MB.",
-            )
-        action = post.get(":action", "")
-        if action in {"submit", "submit_pkg_info"}:
-            raise UploadError(
-                410,
-                "Project pre-registration is no longer required or supported, "
-                "upload your files instead.",
-            )
-        if action == "doc_upload":
-            raise UploadError(
-                410,
-                "Uploading documentation is no longer supported, we recommend "
-                "using https://readthedocs.org/.",
-            )
-        if action != "file_upload":
-            raise UploadError(
-                400, f"Unknown action: {action!r}" if action else "Missing ':action' field."
-            )
+        post, files = parse_upload(request, handler)
+        check_action(post.get(":action", ""))
         form = validate_form(post, files)
         upload_file(form=form, content=files.get("content"), uploader=uploader)
     except UploadError as exc:
         return error_response(exc)
     finally:
-        for uploaded in files.values():
-            uploaded.close()  # Deletes the temporary file.
+        # Every way out, an exception or a body cut short included, deletes the temporary
+        # files (after success local storage has already moved the file into place).
+        handler.discard()
     return HttpResponse(status=200)
 
 
-def legacy_redirect(request: HttpRequest) -> HttpResponse:
-    """POST /legacy (no slash) answers 308 so clients resend the body, as PyPI does."""
-    response = HttpResponsePermanentRedirect("/legacy/")
-    response.status_code = 308
-    return response
+@csrf_exempt
+def legacy_without_slash(request: HttpRequest) -> HttpResponse:
+    """`/legacy` without its slash. twine never follows a redirect of an upload (it stops and
+    asks for the slash), so a POST here is the upload itself; anything else gets PyPI's 308.
+    Exempt from CSRF like the upload, which authenticates by token, not by cookie."""
+    if request.method == "POST":
+        return legacy_upload(request)
+    target = reverse("legacy-upload")
+    if query := request.META.get("QUERY_STRING"):
+        target = f"{target}?{query}"
+    # Absolute: uv refuses a relative Location.
+    return HttpResponsePermanentRedirect(request.build_absolute_uri(target), preserve_request=True)
