@@ -179,7 +179,7 @@ def orphan_keys(
 def read_wheel_metadata(file: File, *, storage: Storage) -> bytes:
     """The METADATA of a stored wheel, read by the same code that checked it at upload, so a
     backfilled `.metadata` matches what an upload would have stored."""
-    from uploads.archives import inspect_wheel  # The upload path's archive reader.
+    from packages.archives import inspect_wheel
 
     with tempfile.NamedTemporaryFile(suffix=".whl") as local:
         with storage.open(file.path, "rb") as remote:

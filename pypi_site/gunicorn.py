@@ -16,13 +16,16 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:
-    """Before any worker starts: delete temporary upload files that killed workers left behind
-    (the same clean-up as `manage.py clean_upload_temp`)."""
-    from datetime import timedelta
+    """Before any worker starts: delete temporary upload files that killed workers left behind,
+    by running `manage.py clean_upload_temp` (named, not imported: pypi_site sits below the
+    apps)."""
+    import io
+
+    import django
+    from django.core.management import call_command
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
-    from uploads.streaming import remove_stale_upload_files
-
-    removed = remove_stale_upload_files(min_age=timedelta(hours=24))
-    if removed:
-        server.log.info("Deleted %d stale temporary upload file(s)", len(removed))
+    django.setup()
+    output = io.StringIO()
+    call_command("clean_upload_temp", "--min-age-hours", "24", stdout=output)
+    server.log.info(output.getvalue().strip().splitlines()[-1])

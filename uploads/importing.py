@@ -31,7 +31,7 @@ from django.http import QueryDict
 from django.test.utils import override_settings
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from uploads.archives import MAX_METADATA_SIZE
+from packages.archives import MAX_METADATA_SIZE
 from uploads.checks import UploadError, validate_form
 from uploads.service import Uploader, upload_file
 from uploads.streaming import HashedUpload

@@ -28,13 +28,13 @@ from django.db.models import Q
 from accounts import ratelimits
 from accounts.models import ApiToken
 from packages import collaboration, filenames, flags, moderation, permissions
+from packages.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
 from packages.events import record_project_event
 from packages.filenames import FilenameError
 from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from packages.storage import StorageError, StorageFull, store_verified
-from uploads.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
 from uploads.checks import (
     UploadError,
     UploadForm,

@@ -48,6 +48,7 @@ class ChangeCommand(BaseCommand):
             return super().execute(*args, **options)
 
 
-def count_of(number: int, noun: str, plural: str = "") -> str:
+def count_of(number: float, noun: str, plural: str = "") -> str:
     """ "1 file", "2 files", "0 files"; `plural` for nouns that take more than an "s"."""
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+    shown = f"{number:g}" if isinstance(number, float) else str(number)
+    return f"{shown} {noun if number == 1 else plural or noun + 's'}"

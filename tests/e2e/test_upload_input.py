@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import VENV_BIN, make_wheel, output, run
+from tests.dists import make_wheel
+from tests.e2e.helpers import VENV_BIN, output, run
 
 pytestmark = pytest.mark.e2e
 

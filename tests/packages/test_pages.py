@@ -99,7 +99,7 @@ def test_latest_is_the_highest_final_release_not_yanked(client):
     make_release(project, "3.0a1", sort_order=2, summary="three alpha")
     page = body(client.get("/project/demo/"))
     assert "<title>demo 1.0" in page
-    assert "pip install --index-url http://127.0.0.1:8000/simple/ demo</code>" in page
+    assert "pip install --index-url http://testserver/simple/ demo</code>" in page
     # The history lists every release with its markers and reasons.
     history = page[page.index('id="history"') :]
     assert history.index(">3.0a1<") < history.index(">2.0<") < history.index(">1.0<")
@@ -112,9 +112,9 @@ def test_an_older_release_page_pins_the_version_and_says_so(client):
     make_release(project, "1.0", sort_order=0)
     make_release(project, "2.0", sort_order=1)
     page = body(client.get("/project/demo/1.0/"))
-    assert "pip install --index-url http://127.0.0.1:8000/simple/ demo==1.0</code>" in page
-    assert "uv pip install --index-url http://127.0.0.1:8000/simple/ demo==1.0</code>" in page
-    assert "uv add --index http://127.0.0.1:8000/simple/ demo==1.0</code>" in page
+    assert "pip install --index-url http://testserver/simple/ demo==1.0</code>" in page
+    assert "uv pip install --index-url http://testserver/simple/ demo==1.0</code>" in page
+    assert "uv add --index http://testserver/simple/ demo==1.0</code>" in page
     assert "This is not the latest version" in page
 
 

@@ -13,7 +13,8 @@ import zipfile
 import pytest
 
 from packages.models import File
-from tests.factories import UploadRequest, make_token, make_user, metadata_text, post_upload
+from tests.dists import metadata_text
+from tests.factories import UploadRequest, make_token, make_user, post_upload
 from tests.uploads.test_upload import assert_nothing_stored, assert_refused
 
 pytestmark = pytest.mark.django_db

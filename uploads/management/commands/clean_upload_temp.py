@@ -1,3 +1,5 @@
+"""manage.py clean_upload_temp [--min-age-hours N] [--dry-run]"""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -5,11 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.management.base import count_of
 from uploads.streaming import remove_stale_upload_files, upload_temp_dir
-
-
-def _plural(count: float, noun: str) -> str:
-    return f"{count:g} {noun}{'' if count == 1 else 's'}"
 
 
 class Command(BaseCommand):
@@ -43,6 +42,6 @@ class Command(BaseCommand):
             min_age=timedelta(hours=min_age_hours), dry_run=dry_run, on_remove=report
         )
         self.stdout.write(
-            f"{verb} {_plural(len(removed), 'temporary upload file')} older than "
-            f"{_plural(min_age_hours, 'hour')} from {upload_temp_dir()}."
+            f"{verb} {count_of(len(removed), 'temporary upload file')} older than "
+            f"{count_of(min_age_hours, 'hour')} from {upload_temp_dir()}."
         )
