@@ -125,7 +125,7 @@ def fuzzed_paths(route: str, pattern: URLPattern, good: dict[str, str]) -> Itera
 
 
 @pytest.fixture
-def world(client, django_capture_on_commit_callbacks) -> dict[str, str]:
+def world(client, django_capture_on_commit_callbacks) -> dict:
     """alice owns demo 1.0 (a real wheel): good values for every route parameter."""
     user = make_user("alice")
     with django_capture_on_commit_callbacks(execute=True):
