@@ -110,11 +110,26 @@ class AddEmailForm(forms.Form):
     email = forms.EmailField(max_length=254)
 
 
+class ProjectIdsField(forms.ModelMultipleChoiceField):
+    """Ticked projects by id. An id past 64 bits must be refused here: SQLite raises
+    OverflowError on it in an `__in` query rather than matching nothing."""
+
+    def clean(self, value):
+        for pk in value if isinstance(value, list | tuple) else ():
+            if not (str(pk).isascii() and str(pk).isdigit() and len(str(pk)) <= 18):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": str(pk)[:20]},
+                )
+        return super().clean(value)
+
+
 class ApiTokenForm(forms.Form):
     """Scope: the whole account (empty) or some of the user's projects."""
 
     description = forms.CharField(max_length=200)
-    projects = forms.ModelMultipleChoiceField(
+    projects = ProjectIdsField(
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,

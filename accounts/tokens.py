@@ -68,7 +68,8 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     if not plaintext.startswith(prefix):
         return None
     identifier, _, secret = plaintext[len(prefix) :].partition(".")
-    if not identifier or not secret:
+    # No identifier has a NUL byte, and PostgreSQL would refuse one in the query (a 500).
+    if not identifier or not secret or "\x00" in identifier:
         return None
     token = ApiToken.objects.select_related("user").filter(identifier=identifier).first()
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):

@@ -2,7 +2,13 @@
 
 pip and uv read a wheel's central directory with Range requests, so local serving must answer
 206 with a correct Content-Range. The key in the URL is content-addressed and never reused,
-which makes every response immutable.
+which makes every public response immutable.
+
+The database, not the storage, says what is published: a key is served only while a File row
+has it and its project may be seen. A deleted file is gone even if its object lingers in
+storage (deletion removes objects after the commit, and a failed delete leaves an orphan), and
+a quarantined project's files are for its members and staff only. Those answers must never be
+cached publicly, so a CDN in front stops serving a file once it is removed or quarantined.
 """
 
 from __future__ import annotations
@@ -12,31 +18,74 @@ import re
 from django.core.files.storage import FileSystemStorage, storages
 from django.http import (
     FileResponse,
-    Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseNotFound,
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
 
+from packages import permissions
+from packages.models import File
+
 IMMUTABLE = "public, max-age=31536000, immutable"
+# Members' and staff's view of a quarantined project: for that browser only, never stored.
+PRIVATE = "private, no-store"
+# A missing file may be removed content a cache must drop, or a key still to be uploaded.
+NOT_FOUND = "no-store"
+METADATA_SUFFIX = ".metadata"  # PEP 658: the wheel's METADATA beside it
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
 
 
+def published_file(key: str) -> File | None:
+    """The live File whose bytes (or PEP 658 metadata) `key` names, with its project: one
+    query on the unique `path`. None for anything else, NUL bytes and overlong keys included
+    (PostgreSQL refuses NUL in a query, and no stored path has one)."""
+    path = key.removesuffix(METADATA_SUFFIX)
+    is_metadata = path != key
+    if "\x00" in path or len(path) > File._meta.get_field("path").max_length:
+        return None
+    file = (
+        File.objects.filter(path=path)
+        .select_related("release__project")
+        .only(
+            "path",
+            "metadata_sha256",
+            "release__project__name",
+            "release__project__lifecycle_status",
+        )
+        .first()
+    )
+    if file is None or (is_metadata and not file.metadata_sha256):
+        return None
+    return file
+
+
 def serve_file(request: HttpRequest, key: str) -> HttpResponse:
+    """1. 404 unless a live File has the key and the requester may see its project.
+    2. Object storage: redirect to the object. Local storage: the bytes, or a Range of them.
+    Public answers are immutable; a quarantined project's, for its members, are private."""
+    file = published_file(key)
+    if file is None:
+        return _not_found()
+    project = file.release.project
+    if project.is_quarantined:
+        if permissions.can_see_project(user=request.user, project=project) is not None:
+            return _not_found()
+        cache_control = PRIVATE
+    else:
+        cache_control = IMMUTABLE
     storage = storages["default"]
     if not isinstance(storage, FileSystemStorage):
         # Object storage serves bytes and ranges itself; keep app servers out of the data path.
-        if not storage.exists(key):
-            raise Http404("No such file")
         response = HttpResponseRedirect(storage.url(key))
-        response["Cache-Control"] = "public, max-age=300"
+        response["Cache-Control"] = "public, max-age=300" if cache_control == IMMUTABLE else PRIVATE
         return response
     try:
         handle = storage.open(key, "rb")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise Http404("No such file") from None
+        return _not_found()
     size = storage.size(key)
     etag = f'"{key.rsplit("/", 1)[0].replace("/", "")}-{size}"'
     content_type = "text/plain" if key.endswith(".metadata") else "application/octet-stream"
@@ -62,7 +111,13 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
         response["Content-Length"] = str(size)
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = IMMUTABLE
+    response["Cache-Control"] = cache_control
+    return response
+
+
+def _not_found() -> HttpResponse:
+    response = HttpResponseNotFound("Not Found", content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = NOT_FOUND
     return response
 
 

@@ -12,10 +12,15 @@ def normalize_name(name: str) -> NormalizedName:
     return canonicalize_name(name, validate=True)
 
 
-def lookup_name(name: str) -> NormalizedName:
-    """The normalized form of any spelling a URL or client sends. Unlike normalize_name it
-    accepts invalid names, which then simply match no project."""
-    return canonicalize_name(name)
+def lookup_name(name: str) -> NormalizedName | None:
+    """The normalized form of any spelling a URL or client sends, or None for a name no project
+    can have (every project's name passed normalize_name). Invalid names, NUL bytes included,
+    never reach a query: PostgreSQL refuses NUL in a string, and an invalid name's
+    "normalized" form would be a redirect to itself (`/simple/%ff/`)."""
+    try:
+        return normalize_name(name)
+    except InvalidName:
+        return None
 
 
 def same_name(first: str, second: str) -> bool:

@@ -131,3 +131,16 @@ def can_see_collaborators(*, user: User, project: Project) -> Denial | None:
     if standing.frozen or not user.is_active:
         return _frozen(user)
     return None
+
+
+def can_see_project(*, user: User, project: Project) -> Denial | None:
+    """A quarantined project (and its files) is hidden from everyone but its members, while
+    their account is not frozen, and staff; every other project is public."""
+    if not project.is_quarantined:
+        return None
+    if user.is_authenticated and user.is_active and user.is_staff:
+        return None
+    role_name, standing = _role_and_standing(user=user, project=project)
+    if role_name is None or standing.frozen or not user.is_active:
+        return Denial(f"Project '{project.name}' is quarantined.")
+    return None

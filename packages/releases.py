@@ -15,7 +15,7 @@ from packages.events import EventTag, record_project_event
 from packages.jobs import render_description
 from packages.journal import record_change
 from packages.models import File, FilenameRegistry, Project, Release, Role, RoleName
-from packages.names import normalize_name, ultranormalize_name
+from packages.names import lookup_name, normalize_name, ultranormalize_name
 from pypi_site.jobs import enqueue
 
 
@@ -24,7 +24,10 @@ class ReleaseNotFound(LookupError):
 
 
 def find_project(name: str) -> Project | None:
-    return Project.objects.filter(normalized_name=normalize_name(name)).first()
+    normalized = lookup_name(name)
+    if normalized is None:
+        return None
+    return Project.objects.filter(normalized_name=normalized).first()
 
 
 def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
@@ -42,13 +45,24 @@ def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
 
 
 def find_release(*, project: Project, version: str) -> Release | None:
-    canonical = canonical_version(version)
+    canonical = lookup_version(version)
+    if canonical is None:
+        return None
     return Release.objects.filter(project=project, canonical_version=canonical).first()
 
 
 def canonical_version(version: str) -> str:
     # "1.0", "1.0.0" and "1.0-RC1"/"1.0rc1" pairs name one release, as on PyPI.
     return canonicalize_version(version)
+
+
+def lookup_version(version: str) -> str | None:
+    """The canonical form of a version a URL names, or None when no release can have it: every
+    release's version parsed as PEP 440 on upload. Keeps NUL bytes out of queries."""
+    try:
+        return canonicalize_version(Version(version))
+    except ValueError:  # InvalidVersion, or more digits than int() converts
+        return None
 
 
 def create_release(

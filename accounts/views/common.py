@@ -10,9 +10,10 @@ from accounts.ratelimits import RateLimited
 
 
 def next_url(request: HttpRequest, default: str = "/manage/account/") -> str:
-    """The `next` parameter if it points back into this site, else `default`."""
+    """The `next` parameter if it is a path on this site, else `default`. Only a path: redirect()
+    would take anything else without a `/` or `.` for a view name, and fail to reverse it."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target

@@ -223,6 +223,8 @@ def create_api_token(request: HttpRequest) -> HttpResponse:
 @require_POST
 @account_required
 def revoke_api_token(request: HttpRequest, identifier: str) -> HttpResponse:
+    if "\x00" in identifier:  # no token has one, and PostgreSQL refuses it in a query
+        raise Http404("No such token.")
     try:
         tokens.revoke_api_token(
             user=request.user, identifier=identifier, ip_address=client_ip(request)

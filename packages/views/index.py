@@ -18,6 +18,7 @@ from packages.files import serve_file
 from packages.journal import last_serial
 from packages.models import Project
 from packages.names import lookup_name
+from packages.releases import lookup_version
 from packages.responses import accepts_gzip, page_response, rendered_page
 
 CORS = {
@@ -35,10 +36,13 @@ def files_base_url() -> str:
 
 def _lookup_project(name: str) -> Project:
     """Load only what a cache lookup needs; the page itself comes from the cache."""
+    normalized = lookup_name(name)
     project = (
-        Project.objects.filter(normalized_name=lookup_name(name))
+        Project.objects.filter(normalized_name=normalized)
         .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
         .first()
+        if normalized is not None
+        else None
     )
     if project is None:
         raise Http404(f"No project named {name!r}")
@@ -73,6 +77,8 @@ def simple_index(request: HttpRequest) -> HttpResponse:
 @require_safe
 def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     normalized = lookup_name(name)
+    if normalized is None:
+        raise Http404(f"No project named {name!r}")
     if name != normalized:
         query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
         return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
@@ -97,6 +103,9 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_safe
 def json_project(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
+    if version is not None and lookup_version(version) is None:
+        # Not PEP 440, so no release has it; it must not reach a redirect or a cache key.
+        return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     project = _lookup_project(name)
     if name != project.name:
         # As PyPI: the JSON API lives at the display name's spelling.

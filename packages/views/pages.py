@@ -29,7 +29,7 @@ from packages.api import latest_release
 from packages.forms import SearchForm
 from packages.journal import last_serial
 from packages.models import File, Project, Release, Role
-from packages.releases import canonical_version, find_project
+from packages.releases import find_project, lookup_version
 from packages.search import Order, newest_releases, search_projects, with_latest_release
 from packages.views.index import files_base_url
 
@@ -202,8 +202,8 @@ def project_page(project: Project, *, version: str | None) -> ProjectPage:
         raise Http404(f"Project {project.name!r} has no releases")
     shown = latest
     if version is not None:
-        wanted = canonical_version(version)
-        shown = next((r for r in releases if r.canonical_version == wanted), None)
+        wanted = lookup_version(version)
+        shown = next((r for r in releases if wanted and r.canonical_version == wanted), None)
         if shown is None:
             raise Http404(f"No release {version} of project {project.name!r}")
     release = Release.objects.prefetch_related(
@@ -280,6 +280,8 @@ def image_proxy(request: HttpRequest, signature: str, encoded: str) -> HttpRespo
 
 @require_safe
 def user_detail(request: HttpRequest, username: str) -> HttpResponse:
+    if "\x00" in username:  # no username has one, and PostgreSQL refuses it in a query
+        raise Http404(f"No user named {username!r}")
     user = get_object_or_404(get_user_model(), username=username, is_active=True)
     projects = with_latest_release(
         Project.objects.visible().filter(roles__user=user).order_by("normalized_name")
