@@ -207,6 +207,9 @@ def validate_metadata(post: QueryDict) -> Metadata:
         )
     if "version" not in raw:
         raise bad_request(f"'version' is a required field. See {SPEC_URL} for more information.")
+    # Before parsing: packaging turns each digit run into an int, which Python refuses past
+    # 4,300 digits with a plain ValueError; no version that long can be stored anyway.
+    _check_length("version", raw["version"])
     try:
         metadata = Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:
@@ -227,13 +230,17 @@ def _check_stored_lengths(metadata: Metadata) -> None:
     """Every Release column with a length limit, checked on the value as it will be stored
     (a normalized version can be longer than the one sent: 1.0.post becomes 1.0.post0)."""
     for key, value in release_fields(metadata).items():
-        limit = getattr(Release._meta.get_field(key), "max_length", None)
-        if limit and isinstance(value, str) and len(value) > limit:
-            email_name = key.replace("_", "-")
-            raise bad_request(
-                f"{email_name!r} field must be {limit} characters or less. "
-                f"See {SPEC_URL} for more information."
-            )
+        _check_length(key, value)
+
+
+def _check_length(key: str, value: object) -> None:
+    limit = getattr(Release._meta.get_field(key), "max_length", None)
+    if limit and isinstance(value, str) and len(value) > limit:
+        email_name = key.replace("_", "-")
+        raise bad_request(
+            f"{email_name!r} field must be {limit} characters or less. "
+            f"See {SPEC_URL} for more information."
+        )
 
 
 def _check_pypi_rules(metadata: Metadata) -> None:

@@ -7,10 +7,10 @@ import hashlib
 
 import pytest
 
+from tests.dists import make_wheel
 from tests.e2e.helpers import (
     installed,
     make_venv,
-    make_wheel,
     normalize,
     output,
     pip_install,

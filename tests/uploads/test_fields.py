@@ -104,13 +104,19 @@ def test_nul_bytes_are_escaped_in_every_stored_field(client, token):
 
 
 def test_refused_huge_value_is_cut_short_in_the_status_line(client, token):
-    version = "1.0" + "x" * 5000
-    response = post_upload(client, wheel_upload(fields={"version": version}), token)
+    value = ">=1.0" + "x" * 5000
+    response = post_upload(client, wheel_upload(fields={"requires_python": value}), token)
     assert response.status_code == 400
     assert len(response.reason_phrase) == 1000
-    assert response.reason_phrase.startswith(f"'{version[:900]}")
+    assert response.reason_phrase.startswith(f"'{value[:900]}")
     assert response.reason_phrase.endswith("...")
-    assert f"'{version}' is invalid for 'version'" in response.content.decode()
+    assert f"'{value}' is invalid for 'requires-python'" in response.content.decode()
+
+
+def test_version_too_long_to_parse_gets_a_400_not_a_500(client, token):
+    response = post_upload(client, wheel_upload(fields={"version": "1" * 200_000}), token)
+    assert_refused(response, 400, "'version' field must be 100 characters or less.")
+    assert_nothing_stored()
 
 
 def test_description_over_the_request_bound_gets_a_clear_400(client, token, settings):
