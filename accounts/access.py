@@ -110,12 +110,15 @@ def account_required(view: View) -> View:
     return wrapper
 
 
-def reauth_redirect(request: HttpRequest) -> HttpResponse | None:
-    """A redirect to /account/reauthenticate/ when the password is due again, else None."""
+def reauth_redirect(request: HttpRequest, *, next_path: str = "") -> HttpResponse | None:
+    """A redirect to /account/reauthenticate/ when the password is due again, else None.
+
+    A POST is not replayed: the user repeats the action after confirming, back on `next_path`
+    (by default the page that asked)."""
     if not needs_reauthentication(request):
         return None
-    # A POST is not replayed: the user repeats the action after confirming.
-    next_path = request.get_full_path() if request.method == "GET" else request.path
+    if not next_path:
+        next_path = request.get_full_path() if request.method == "GET" else request.path
     return _to("/account/reauthenticate/", next_path)
 
 

@@ -6,9 +6,9 @@ import json
 from collections import defaultdict
 
 from django.urls import reverse
-from packaging.version import Version
 
 from packages.models import File, Project, Release, Role
+from packages.releases import lookup_version
 
 
 class NotFound(LookupError):
@@ -62,11 +62,8 @@ def _match_version(releases: list[Release], version: str) -> Release | None:
     exact = [r for r in releases if r.version == version]
     if exact:
         return exact[0]
-    try:
-        wanted = Version(version)
-    except ValueError:
-        return None
-    return next((r for r in releases if Version(r.version) == wanted), None)
+    canonical = lookup_version(version)
+    return next((r for r in releases if r.canonical_version == canonical), None)
 
 
 def _info_json(project: Project, release: Release, base_url: str) -> dict:

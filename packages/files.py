@@ -71,7 +71,7 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
         return _not_found()
     project = file.release.project
     if project.is_quarantined:
-        if permissions.can_see_project(user=request.user, project=project) is not None:
+        if permissions.see_project_denial(user=request.user, project=project) is not None:
             return _not_found()
         cache_control = PRIVATE
     else:

@@ -57,7 +57,7 @@ def _frozen(user: User) -> Denial:
     return Denial(f"The user '{user.get_username()}' is frozen.")
 
 
-def can_upload(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
+def upload_denial(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
     """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
     account must be in standing (PyPI's checks 7 and 8, in that order)."""
     if token is not None and token.scoped and not token.projects.filter(pk=project.pk).exists():
@@ -78,7 +78,7 @@ def can_upload(*, user: User, project: Project, token: ApiToken | None = None) -
     return None
 
 
-def can_create_project(*, user: User, token: ApiToken | None = None) -> Denial | None:
+def create_project_denial(*, user: User, token: ApiToken | None = None) -> Denial | None:
     """Only user-wide tokens create projects; a scoped token names projects that already exist.
     (The per-user and per-IP creation limit is uploads' to apply, with a 429.)"""
     if not user.is_authenticated:
@@ -93,7 +93,7 @@ def can_create_project(*, user: User, token: ApiToken | None = None) -> Denial |
     return None
 
 
-def can_manage(*, user: User, project: Project) -> Denial | None:
+def manage_denial(*, user: User, project: Project) -> Denial | None:
     """Settings, releases, yank, delete and roles belong to Owners in good standing."""
     if not user.is_authenticated:
         return Denial("You must log in first.")
@@ -109,19 +109,19 @@ def can_manage(*, user: User, project: Project) -> Denial | None:
     return None
 
 
-def can_change_roles(*, user: User, project: Project) -> Denial | None:
+def change_roles_denial(*, user: User, project: Project) -> Denial | None:
     """Inviting collaborators, changing roles, removing others, revoking invitations."""
-    return can_manage(user=user, project=project)
+    return manage_denial(user=user, project=project)
 
 
-def can_remove_role(*, user: User, role: Role) -> Denial | None:
+def remove_role_denial(*, user: User, role: Role) -> Denial | None:
     """Owners remove anyone's role; everyone may remove (leave) their own."""
     if user.is_authenticated and role.user_id == user.pk:
-        return can_see_collaborators(user=user, project=role.project)
-    return can_change_roles(user=user, project=role.project)
+        return see_collaborators_denial(user=user, project=role.project)
+    return change_roles_denial(user=user, project=role.project)
 
 
-def can_see_collaborators(*, user: User, project: Project) -> Denial | None:
+def see_collaborators_denial(*, user: User, project: Project) -> Denial | None:
     """Any member may see who else has a role (and leave); Owners also manage them."""
     if not user.is_authenticated:
         return Denial("You must log in first.")
@@ -133,7 +133,7 @@ def can_see_collaborators(*, user: User, project: Project) -> Denial | None:
     return None
 
 
-def can_see_project(*, user: User, project: Project) -> Denial | None:
+def see_project_denial(*, user: User, project: Project) -> Denial | None:
     """A quarantined project (and its files) is hidden from everyone but its members, while
     their account is not frozen, and staff; every other project is public."""
     if not project.is_quarantined:

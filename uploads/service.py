@@ -135,7 +135,7 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
             )
         if (denial := moderation.new_project_name_denial(form.name)) is not None:
             raise bad_request(denial.message)
-        denial = permissions.can_create_project(user=uploader.user, token=uploader.token)
+        denial = permissions.create_project_denial(user=uploader.user, token=uploader.token)
         if denial is None:
             try:
                 ratelimits.check(
@@ -146,7 +146,7 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
                     429, exc.message, headers={"Retry-After": str(exc.retry_after)}
                 ) from None
     else:
-        denial = permissions.can_upload(
+        denial = permissions.upload_denial(
             user=uploader.user, project=project, token=uploader.token
         ) or moderation.quarantine_denial(project)
     if denial is not None:

@@ -52,7 +52,7 @@ def _page(request: HttpRequest, project: Project, form: InviteForm | None = None
         "project": project,
         "roles": project.roles.select_related("user").order_by("role_name", "user__username"),
         "invitations": collaboration.pending_invitations(project=project),
-        "can_manage": permissions.can_change_roles(user=request.user, project=project) is None,
+        "can_manage": permissions.change_roles_denial(user=request.user, project=project) is None,
         "form": form or InviteForm(),
         "role_names": RoleName.choices,
     }
@@ -65,9 +65,9 @@ def collaboration_page(request: HttpRequest, name: str) -> HttpResponse:
     """GET: who has which role; POST: invite someone (Owners only)."""
     project = _project(name)
     if request.method == "GET":
-        _deny_unless(permissions.can_see_collaborators(user=request.user, project=project))
+        _deny_unless(permissions.see_collaborators_denial(user=request.user, project=project))
         return _page(request, project)
-    _deny_unless(permissions.can_change_roles(user=request.user, project=project))
+    _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     if response := reauth_redirect(request):
         return response
     form = InviteForm(request.POST)
@@ -101,7 +101,7 @@ def _role(project: Project, form: forms.Form) -> Role:
 @manage_required
 def change_role(request: HttpRequest, name: str) -> HttpResponse:
     project = _project(name)
-    _deny_unless(permissions.can_change_roles(user=request.user, project=project))
+    _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     if response := reauth_redirect(request):
         return response
     form = ChangeRoleForm(request.POST)
@@ -126,7 +126,7 @@ def delete_role(request: HttpRequest, name: str) -> HttpResponse:
     """An Owner removes a collaborator, or anyone removes (leaves) their own role."""
     project = _project(name)
     role = _role(project, RoleForm(request.POST))
-    _deny_unless(permissions.can_remove_role(user=request.user, role=role))
+    _deny_unless(permissions.remove_role_denial(user=request.user, role=role))
     if response := reauth_redirect(request):
         return response
     try:
@@ -144,7 +144,7 @@ def delete_role(request: HttpRequest, name: str) -> HttpResponse:
 @manage_required
 def revoke_invitation(request: HttpRequest, name: str) -> HttpResponse:
     project = _project(name)
-    _deny_unless(permissions.can_change_roles(user=request.user, project=project))
+    _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     form = InvitationForm(request.POST)
     invitation = (
         RoleInvitation.objects.filter(pk=form.cleaned_data["invitation_id"], project=project)

@@ -6,8 +6,6 @@ journals it and removes stored files on commit) and is recorded as a ProjectEven
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
@@ -17,9 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.access import manage_required
+from accounts.access import manage_required, reauth_redirect
 from accounts.events import client_ip
-from accounts.login import needs_reauthentication
 from packages import permissions, releases
 from packages.forms import ConfirmForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release, Role
@@ -33,7 +30,7 @@ def _managed_project(request: HttpRequest, name: str) -> Project:
     project = releases.find_project(name)
     if project is None:
         raise Http404(f"No project named {name!r}")
-    denial = permissions.can_manage(user=request.user, project=project)
+    denial = permissions.manage_denial(user=request.user, project=project)
     if denial is not None:
         raise PermissionDenied(denial.message)
     return project
@@ -49,14 +46,6 @@ def _release(project: Project, version: str) -> Release:
 
 def _release_url(release: Release) -> str:
     return reverse("manage-release", args=[release.project.name, release.version])
-
-
-def _reauthenticate(request: HttpRequest, then: str) -> HttpResponse | None:
-    """Destructive pages ask for the password again after a while, as PyPI does; a POST is
-    not replayed, so `then` is the page the owner returns to."""
-    if not needs_reauthentication(request):
-        return None
-    return redirect(f"/account/reauthenticate/?{urlencode({'next': then})}")
 
 
 @manage_required
@@ -85,7 +74,7 @@ def project_releases(request: HttpRequest, name: str) -> HttpResponse:
 def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
-    if response := _reauthenticate(request, _release_url(release)):
+    if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
     return render(request, "manage/release.html", _release_context(project, release))
 
@@ -111,7 +100,7 @@ def _release_context(
 def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
-    if response := _reauthenticate(request, _release_url(release)):
+    if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
     form = YankForm(request.POST, version=release.version)
     if not form.is_valid():
@@ -130,7 +119,7 @@ def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
 def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
-    if response := _reauthenticate(request, _release_url(release)):
+    if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
     releases.unyank_release(release=release, user=request.user, ip_address=client_ip(request))
     messages.success(request, f"Un-yanked release {release.version}.")
@@ -142,7 +131,7 @@ def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
 def delete_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
-    if response := _reauthenticate(request, _release_url(release)):
+    if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
     form = ConfirmForm(request.POST, expected=release.version)
     if not form.is_valid():
@@ -158,7 +147,7 @@ def delete_release(request: HttpRequest, name: str, version: str) -> HttpRespons
 def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> HttpResponse:
     project = _managed_project(request, name)
     release = _release(project, version)
-    if response := _reauthenticate(request, _release_url(release)):
+    if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
     file = get_object_or_404(File, pk=file_id, release=release)
     form = ConfirmForm(request.POST, expected=file.filename)
@@ -179,7 +168,7 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     """Project settings; for now the one setting is deleting the project."""
     project = _managed_project(request, name)
     then = reverse("manage-project-settings", args=[project.name])
-    if response := _reauthenticate(request, then):
+    if response := reauth_redirect(request, next_path=then):
         return response
     form = ConfirmForm(request.POST or None, expected=project.name)
     if request.method == "POST" and form.is_valid():

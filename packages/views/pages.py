@@ -144,7 +144,7 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
         args = [project.name] if version is None else [project.name, page.release.version]
         target = reverse("project-detail" if version is None else "release-detail", args=args)
         return HttpResponsePermanentRedirect(target)
-    can_manage = request.user.is_authenticated and not permissions.can_manage(
+    can_manage = request.user.is_authenticated and not permissions.manage_denial(
         user=request.user, project=project
     )
     return render(

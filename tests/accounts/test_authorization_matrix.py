@@ -104,8 +104,8 @@ MANAGE = {
     "frozen user": "The user 'frank' is frozen.",
 }
 ACTIONS = {
-    "manage": permissions.can_manage,
-    "role changes": permissions.can_change_roles,
+    "manage": permissions.manage_denial,
+    "role changes": permissions.change_roles_denial,
 }
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.freezing import is_frozen
 from accounts.tokens import create_api_token
-from packages.permissions import can_see_collaborators
+from packages.permissions import see_collaborators_denial
 from packages.releases import find_project
 
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"No project named {name!r}")
             # Any role will do, as on the token page (which offers only the user's projects).
-            if (denial := can_see_collaborators(user=user, project=found)) is not None:
+            if (denial := see_collaborators_denial(user=user, project=found)) is not None:
                 raise CommandError(denial.message)
             projects.append(found)
         issued = create_api_token(user=user, projects=projects, description=description)
