@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from packages.digests import digests_of_stream
 from packages.journal import record_change
 from packages.models import File, PackageType, Project
 from packages.storage import is_stored, store_verified
@@ -65,18 +66,9 @@ def size_mismatches() -> Iterator[tuple[int, int, int]]:
 
 def digests_of(storage: Storage, key: str) -> tuple[int, dict[str, str]]:
     """Size and md5/sha256/blake2b-256 of a stored object, read in chunks."""
-    hashers = {
-        "md5": hashlib.md5(usedforsecurity=False),
-        "sha256": hashlib.sha256(),
-        "blake2_256": hashlib.blake2b(digest_size=32),
-    }
-    size = 0
     with storage.open(key, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            size += len(chunk)
-            for hasher in hashers.values():
-                hasher.update(chunk)
-    return size, {name: hasher.hexdigest() for name, hasher in hashers.items()}
+        digests = digests_of_stream(handle)
+    return digests.size, digests.hexdigests()
 
 
 # --- Verification ---------------------------------------------------------------------------

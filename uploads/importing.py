@@ -13,7 +13,6 @@ For each file:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tarfile
 import tempfile
@@ -32,6 +31,7 @@ from django.test.utils import override_settings
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from packages.archives import MAX_METADATA_SIZE
+from packages.digests import Digests
 from uploads.checks import UploadError, validate_form
 from uploads.service import Uploader, upload_file
 from uploads.streaming import HashedUpload
@@ -211,29 +211,22 @@ def _bounded(handle: io.BufferedIOBase | None) -> bytes:
 @contextmanager
 def _hashed_copy(path: Path) -> Iterator[HashedUpload]:
     """A HashedUpload of a copy of `path` in a temporary file, removed afterwards."""
-    hashers = {
-        "md5": hashlib.md5(usedforsecurity=False),
-        "sha256": hashlib.sha256(),
-        "blake2_256": hashlib.blake2b(digest_size=32),
-    }
+    digests = Digests()
     temp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - HashedUpload.close closes it
         suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR
     )
-    size = 0
     with path.open("rb") as source:
         while chunk := source.read(CHUNK):
-            size += len(chunk)
+            digests.update(chunk)
             temp.write(chunk)
-            for hasher in hashers.values():
-                hasher.update(chunk)
     temp.flush()
     temp.seek(0)
     upload = HashedUpload(
         file=temp,
         name=path.name,
         content_type="application/octet-stream",
-        size=size,
-        digests={key: hasher.hexdigest() for key, hasher in hashers.items()},
+        size=digests.size,
+        digests=digests.hexdigests(),
     )
     try:
         yield upload

@@ -13,7 +13,6 @@ from `manage.py clean_upload_temp`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+
+from packages.digests import Digests
 
 
 class HashedUpload(UploadedFile):
@@ -115,20 +116,14 @@ class HashingUploadHandler(FileUploadHandler):
             prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=upload_temp_dir()
         )
         self.temps.append(self.temp)
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha256 = hashlib.sha256()
-        self.blake2 = hashlib.blake2b(digest_size=32)
-        self.size = 0
+        self.digests = Digests()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        self.size += len(raw_data)
-        if self.size > settings.MAX_UPLOAD_LIMIT:
+        if self.digests.size + len(raw_data) > settings.MAX_UPLOAD_LIMIT:
             self.too_large = True
             self.temp.close()
             raise StopUpload(connection_reset=False)
-        self.md5.update(raw_data)
-        self.sha256.update(raw_data)
-        self.blake2.update(raw_data)
+        self.digests.update(raw_data)
         self.temp.write(raw_data)
         return None
 
@@ -150,10 +145,6 @@ class HashingUploadHandler(FileUploadHandler):
             file=self.temp,
             name=self.file_name,
             content_type=self.content_type,
-            size=self.size,
-            digests={
-                "md5": self.md5.hexdigest(),
-                "sha256": self.sha256.hexdigest(),
-                "blake2_256": self.blake2.hexdigest(),
-            },
+            size=self.digests.size,
+            digests=self.digests.hexdigests(),
         )
