@@ -23,6 +23,12 @@ class EventTag:
     ROLE_REMOVE = "project:role:remove"
     ROLE_DECLINE_INVITE = "project:role:decline_invite"
     ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+    # By staff (packages/moderation.py).
+    QUARANTINE_ENTER = "project:quarantine:enter"
+    QUARANTINE_EXIT = "project:quarantine:exit"
+    LIMITS_SET = "project:limits:set"
+    NAME_PROHIBIT = "project:name:prohibit"
+    NAME_ALLOW = "project:name:allow"
 
 
 def record_project_event(

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from accounts.moderation import ModerationError, freeze_user, user_or_none
 from packages import flags, releases
-from packages.events import record_project_event
+from packages.events import EventTag, record_project_event
 from packages.journal import record_change
 from packages.models import (
     File,
@@ -81,7 +81,7 @@ def quarantine_project(
     _set_quarantine(project, status=LifecycleStatus.QUARANTINE_ENTER, notice=notice, reason=reason)
     record_project_event(
         project=project,
-        tag="project:quarantine:enter",
+        tag=EventTag.QUARANTINE_ENTER,
         user=by,
         notice=notice,
         **{STAFF_REASON: reason},
@@ -109,7 +109,7 @@ def clear_quarantine(*, project: Project, reason: str, by: AbstractBaseUser | No
         reason=project.quarantine_reason,
     )
     record_project_event(
-        project=project, tag="project:quarantine:exit", user=by, **{STAFF_REASON: reason}
+        project=project, tag=EventTag.QUARANTINE_EXIT, user=by, **{STAFF_REASON: reason}
     )
     record_change(project=project, action="project quarantine cleared", user=by)
     return True
@@ -182,7 +182,7 @@ def set_project_limits(
     project.upload_limit, project.total_size_limit = upload_limit, total_size_limit
     record_event(
         project=project,
-        tag="project:limits:set",
+        tag=EventTag.LIMITS_SET,
         by=by,
         reason=reason,
         upload_limit=upload_limit,
@@ -217,7 +217,7 @@ def prohibit_name(
     )
     project = Project.objects.filter(normalized_name=normalized).first()
     if project is not None:
-        record_event(project=project, tag="project:name:prohibit", by=by, reason=comment)
+        record_event(project=project, tag=EventTag.NAME_PROHIBIT, by=by, reason=comment)
     return prohibition
 
 
@@ -227,7 +227,7 @@ def allow_name(*, name: str, reason: str, by: AbstractBaseUser | None = None) ->
     deleted, _ = ProhibitedProjectName.objects.filter(normalized_name=normalize_name(name)).delete()
     project = Project.objects.filter(normalized_name=normalize_name(name)).first()
     if deleted and project is not None:
-        record_event(project=project, tag="project:name:allow", by=by, reason=reason)
+        record_event(project=project, tag=EventTag.NAME_ALLOW, by=by, reason=reason)
     return bool(deleted)
 
 
