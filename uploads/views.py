@@ -62,8 +62,7 @@ def authenticate(request: HttpRequest) -> Uploader:
             raise UploadError(
                 403,
                 "Username/Password authentication is no longer supported. Migrate to API "
-                f"Tokens or Trusted Publishers instead. See {settings.HELP_URL}#apitoken "
-                f"and {settings.HELP_URL}#trusted-publishers",
+                f"Tokens instead. See {settings.HELP_URL}#apitoken",
             )
         token_text = password
     elif scheme.lower() in {"token", "bearer"}:
