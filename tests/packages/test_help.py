@@ -47,11 +47,18 @@ def test_help_page_has_a_section_for_every_anchor_the_code_links_to(client, sett
     assert not missing, f"no section on the help page for: {sorted(missing)}"
 
 
-def test_help_page_states_this_index_limits_and_offers_no_trusted_publishing(client, settings):
+def test_help_page_states_this_index_limits(client, settings):
     settings.DEFAULT_UPLOAD_LIMIT = 5 * 1024**2
     page = client.get("/help/").content.decode()
     assert "5.0\xa0MB" in page
-    assert "does not offer trusted publishing" in page
+
+
+def test_no_message_sends_users_to_trusted_publishing_which_this_index_lacks():
+    for app in (*APPS, "templates"):
+        for path in (ROOT / app).rglob("*.*"):
+            if path.suffix in {".py", ".html", ".txt"}:
+                text = path.read_text()
+                assert "Trusted Publisher" not in text and "trusted-publishers" not in text, path
 
 
 def test_every_page_links_to_help(client):
