@@ -35,11 +35,8 @@ MAX_COMPRESSION_RATIO = 50
 # PyPI only applies the ratio check to large archives; small ones compress text very well.
 RATIO_CHECK_THRESHOLD = 64 * 1024 * 1024
 ALLOWED_ZIP_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
-# Beyond PyPI, which has no absolute bound: far above real distributions (the largest GPU
-# wheels unpack to about 3 GiB), far below what fills a disk or takes minutes to inflate.
-MAX_UNCOMPRESSED_SIZE = 8 * 1024**3
-MAX_MEMBERS = 100_000
-MAX_READ_SECONDS = 120
+# The absolute bounds (beyond PyPI, which has none) are settings: ARCHIVE_MAX_UNCOMPRESSED_SIZE
+# (8 GiB: the largest GPU wheels unpack to about 3 GiB), ARCHIVE_MAX_MEMBERS, ..._READ_SECONDS.
 _CHUNK = 1024 * 1024
 
 
@@ -59,11 +56,11 @@ class ArchiveLimits:
 
 
 def archive_limits() -> ArchiveLimits:
-    """The module's bounds, which a site (or a test) may lower through Django settings."""
+    """The bounds in force (settings ARCHIVE_MAX_*, which a site or a test may lower)."""
     return ArchiveLimits(
-        uncompressed_size=getattr(settings, "ARCHIVE_MAX_UNCOMPRESSED_SIZE", MAX_UNCOMPRESSED_SIZE),
-        members=getattr(settings, "ARCHIVE_MAX_MEMBERS", MAX_MEMBERS),
-        seconds=getattr(settings, "ARCHIVE_MAX_READ_SECONDS", MAX_READ_SECONDS),
+        uncompressed_size=settings.ARCHIVE_MAX_UNCOMPRESSED_SIZE,
+        members=settings.ARCHIVE_MAX_MEMBERS,
+        seconds=settings.ARCHIVE_MAX_READ_SECONDS,
     )
 
 

@@ -244,6 +244,11 @@ ACCEPT_LEGACY_FILENAMES = env_bool("ACCEPT_LEGACY_FILENAMES")
 # Description and other metadata fields arrive as form fields; allow generous READMEs.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024**2)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+# Bounds on reading any wheel or sdist (packages/archives.py): total uncompressed bytes, member
+# count, seconds; zip and tar bombs stop at the first one crossed.
+ARCHIVE_MAX_UNCOMPRESSED_SIZE = env_int("ARCHIVE_MAX_UNCOMPRESSED_SIZE", 8 * 1024**3)
+ARCHIVE_MAX_MEMBERS = env_int("ARCHIVE_MAX_MEMBERS", 100_000)
+ARCHIVE_MAX_READ_SECONDS = env_int("ARCHIVE_MAX_READ_SECONDS", 120)
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR") or str(DATA_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)  # Django's checks want it.
 API_TOKEN_PREFIX = env("API_TOKEN_PREFIX", "pypi-")
