@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -23,6 +24,12 @@ class _XmlFeed(Rss201rev2Feed):
     content_type = "text/xml; charset=utf-8"
 
 
+def _absolute(path: str) -> str:
+    """Django's feeds prefix relative links with the request's Host; ours come from SITE_URL
+    (a forged Host must not reach a feed reader or a cache)."""
+    return f"{settings.SITE_URL}{path}"
+
+
 class _ReleaseItems:
     def item_title(self, item: Release) -> str:
         return f"{item.project.name} {item.version}"
@@ -31,7 +38,7 @@ class _ReleaseItems:
         return item.summary
 
     def item_link(self, item: Release) -> str:
-        return reverse("release-detail", args=[item.project.name, item.version])
+        return _absolute(reverse("release-detail", args=[item.project.name, item.version]))
 
     def item_pubdate(self, item: Release) -> datetime:
         return item.created
@@ -43,8 +50,13 @@ class _ReleaseItems:
 class LatestUpdatesFeed(_ReleaseItems, Feed):
     feed_type = _XmlFeed
     title = "Package index: latest updates"
-    link = "/"
     description = "The newest releases on this index."
+
+    def link(self) -> str:
+        return _absolute("/")
+
+    def feed_url(self) -> str:
+        return _absolute(reverse("rss-updates"))
 
     def items(self) -> list[Release]:
         return list(newest_releases(UPDATES))
@@ -53,8 +65,13 @@ class LatestUpdatesFeed(_ReleaseItems, Feed):
 class NewestProjectsFeed(Feed):
     feed_type = _XmlFeed
     title = "Package index: newest packages"
-    link = "/"
     description = "The newest projects on this index."
+
+    def link(self) -> str:
+        return _absolute("/")
+
+    def feed_url(self) -> str:
+        return _absolute(reverse("rss-packages"))
 
     def items(self) -> list[Project]:
         return list(newest_projects(NEW_PROJECTS))
@@ -66,7 +83,7 @@ class NewestProjectsFeed(Feed):
         return ""
 
     def item_link(self, item: Project) -> str:
-        return reverse("project-detail", args=[item.name])
+        return _absolute(reverse("project-detail", args=[item.name]))
 
     def item_pubdate(self, item: Project) -> datetime:
         return item.created
@@ -85,7 +102,10 @@ class ProjectReleasesFeed(_ReleaseItems, Feed):
         return f"Package index: recent updates for {obj.name}"
 
     def link(self, obj: Project) -> str:
-        return reverse("project-detail", args=[obj.name])
+        return _absolute(reverse("project-detail", args=[obj.name]))
+
+    def feed_url(self, obj: Project) -> str:
+        return _absolute(reverse("rss-project-releases", args=[obj.name]))
 
     def description(self, obj: Project) -> str:
         return f"Recent updates to the index for {obj.name}"

@@ -115,3 +115,13 @@ def test_embedded_default_serves_loopback_without_settings(tmp_path):
     site_url, hosts = result.stdout.split()
     assert site_url == "http://127.0.0.1:8123"
     assert {"127.0.0.1", "localhost"} <= set(hosts.split(","))
+
+
+def test_feeds_link_to_the_site_url_whatever_the_host(client, any_host):
+    alice = make_user("alice")
+    assert post_upload(client, wheel_upload("demo", "1.0"), make_token(alice)).status_code == 200
+
+    for path in ("/rss/updates.xml", "/rss/packages.xml", "/rss/project/demo/releases.xml"):
+        body = client.get(path, HTTP_HOST=FORGED).content.decode()
+        assert "https://index.example.org/project/demo/" in body, path
+        assert FORGED not in body, path
