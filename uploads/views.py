@@ -167,5 +167,5 @@ def legacy_without_slash(request: HttpRequest) -> HttpResponse:
     target = reverse("legacy-upload")
     if query := request.META.get("QUERY_STRING"):
         target = f"{target}?{query}"
-    # Absolute: uv refuses a relative Location.
-    return HttpResponsePermanentRedirect(request.build_absolute_uri(target), preserve_request=True)
+    # Absolute (uv refuses a relative Location), from SITE_URL like every absolute URL.
+    return HttpResponsePermanentRedirect(f"{settings.SITE_URL}{target}", preserve_request=True)
