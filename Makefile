@@ -25,6 +25,8 @@ run: $(BIN)/.installed-run
 	PORT=$(PORT) exec $(BIN)/gunicorn -c pypi_site/gunicorn.py pypi_site.wsgi
 
 test: export SECRET_KEY ?= insecure-test-only-key
+# Production mode (DATABASE_URL) needs a site URL; the tests' client host is this one.
+test: export SITE_URL ?= http://testserver
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
