@@ -193,15 +193,21 @@ def _check_zip_members(archive: zipfile.ZipFile, *, compressed_size: int) -> Non
 
 def inspect_sdist(path: str, *, filename: str, name: str, version: str) -> None:
     """Check an sdist's framing and bounds, and that its PKG-INFO is for this upload."""
+    pkg_info = read_sdist_pkg_info(path, filename=filename)
+    check_metadata_matches(
+        pkg_info, member="PKG-INFO", filename=filename, name=name, version=version
+    )
+
+
+def read_sdist_pkg_info(path: str, *, filename: str) -> bytes:
+    """An sdist's PKG-INFO, read within the bounds (framing, members, size, time)."""
     if filename.endswith(".zip"):
         top, pkg_info = _inspect_zip_sdist(path)
     else:
         top, pkg_info = _inspect_tar_sdist(path)
     if pkg_info is None:
         raise _invalid(f"PKG-INFO not found at {top}/PKG-INFO")
-    check_metadata_matches(
-        pkg_info, member="PKG-INFO", filename=filename, name=name, version=version
-    )
+    return pkg_info
 
 
 def _single_top(names: list[str]) -> str:

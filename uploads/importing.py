@@ -3,7 +3,8 @@ upload path itself, so imported files get every check, row, journal entry and st
 upload would.
 
 For each file:
-1. Read its core metadata (a wheel's `.dist-info/METADATA`, an sdist's `PKG-INFO`).
+1. Read its core metadata (a wheel's METADATA, an sdist's PKG-INFO) with the upload's own
+   bounded archive reader (packages/archives.py).
 2. Build the form twine would send from it, and copy the file to a temporary file while
    hashing it (an upload's temporary file is deleted when the upload closes, and the source
    folder must stay untouched).
@@ -13,10 +14,7 @@ For each file:
 
 from __future__ import annotations
 
-import io
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from django.http import QueryDict
 from django.test.utils import override_settings
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from packages.archives import MAX_METADATA_SIZE
+from packages.archives import ArchiveError, inspect_wheel, read_sdist_pkg_info
 from packages.digests import Digests
 from uploads.checks import UploadError, validate_form
 from uploads.service import Uploader, upload_file
@@ -90,11 +88,6 @@ def distribution_paths(directory: Path) -> list[Path]:
     return sorted(paths, key=lambda p: (not p.name.endswith(".whl"), str(p)))
 
 
-def import_directory(*, directory: Path, user: AbstractBaseUser) -> Iterator[ImportResult]:
-    for path in distribution_paths(directory):
-        yield import_file(path=path, user=user)
-
-
 def import_file(*, path: Path, user: AbstractBaseUser) -> ImportResult:
     try:
         post, filetype = build_form(path)
@@ -129,12 +122,18 @@ def build_form(path: Path) -> tuple[QueryDict, str]:
         except InvalidWheelFilename as exc:
             raise ImportSkipped(str(exc)) from None
         pyversion = name.removesuffix(".whl").split("-")[-3]  # The python tag, as twine sends.
-        metadata = _wheel_metadata(path)
     elif name.endswith((".tar.gz", ".zip")):
         filetype, pyversion = "sdist", "source"
-        metadata = _sdist_pkg_info(path)
     else:
         raise ImportSkipped("not a wheel or an sdist")
+    # The upload's own archive reader, bounds and all: the folder may hold anything.
+    try:
+        if filetype == "sdist":
+            metadata = read_sdist_pkg_info(str(path), filename=name)
+        else:
+            metadata = inspect_wheel(str(path), filename=name)
+    except ArchiveError as exc:
+        raise ImportSkipped(str(exc)) from None
 
     headers = BytesParser(policy=compat32).parsebytes(metadata)
     post = QueryDict(mutable=True)
@@ -162,50 +161,6 @@ def _unfold_description(value: str) -> str:
     return "\n".join(
         [lines[0]] + [line.removeprefix("       |").removeprefix("        ") for line in lines[1:]]
     )
-
-
-def _wheel_metadata(path: Path) -> bytes:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [
-                n
-                for n in archive.namelist()
-                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            ]
-            if len(names) != 1:
-                raise ImportSkipped("no single .dist-info/METADATA")
-            return _bounded(archive.open(names[0]))
-    except zipfile.BadZipFile:
-        raise ImportSkipped("not a zip file") from None
-
-
-def _sdist_pkg_info(path: Path) -> bytes:
-    try:
-        if path.name.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.count("/") == 1]
-                member = next((n for n in names if n.endswith("/PKG-INFO")), None)
-                if member is None:
-                    raise ImportSkipped("no PKG-INFO")
-                return _bounded(archive.open(member))
-        with tarfile.open(path, mode="r:gz") as archive:
-            for member in archive:
-                top_level = member.name.count("/") == 1
-                if member.isfile() and top_level and member.name.endswith("/PKG-INFO"):
-                    return _bounded(archive.extractfile(member))
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError):
-        raise ImportSkipped("not a readable archive") from None
-    raise ImportSkipped("no PKG-INFO")
-
-
-def _bounded(handle: io.BufferedIOBase | None) -> bytes:
-    if handle is None:
-        raise ImportSkipped("unreadable metadata")
-    with handle:
-        data = handle.read(MAX_METADATA_SIZE + 1)
-    if len(data) > MAX_METADATA_SIZE:
-        raise ImportSkipped("metadata too large")
-    return data
 
 
 @contextmanager
