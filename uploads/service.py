@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -45,6 +46,8 @@ from uploads.checks import (
 from uploads.streaming import HashedUpload
 
 MAX_RACE_RETRIES = 3
+# Namespace of the per-object advisory locks (PostgreSQL); any constant unused elsewhere.
+_OBJECT_LOCKS = 0x6F62
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,7 @@ def upload_file(
                         metadata=metadata,
                         uploader=uploader,
                         checked_project_id=project.pk if project else None,
+                        stored=stored,
                     )
             except IntegrityError:
                 # Another upload created the same project or file first; run the checks again
@@ -208,17 +212,26 @@ def _inspect_archive(*, form: UploadForm, content: HashedUpload) -> bytes | None
         raise bad_request(str(exc)) from None
 
 
+def _objects(
+    *, path: str, content: HashedUpload, metadata: bytes | None
+) -> list[tuple[str, IO[bytes], int, str]]:
+    """(key, body, size, sha256) of the file and its PEP 658 metadata."""
+    objects: list[tuple[str, IO[bytes], int, str]] = [
+        (path, content, content.size, content.digests["sha256"])
+    ]
+    if metadata is not None:
+        digest = hashlib.sha256(metadata).hexdigest()
+        objects.append((f"{path}.metadata", io.BytesIO(metadata), len(metadata), digest))
+    return objects
+
+
 def _store_objects(*, path: str, content: HashedUpload, metadata: bytes | None) -> list[str]:
     """Store the file (and metadata) under content-addressed keys; returns the keys this call
     wrote, so a failure removes only its own objects. A storage that cannot take the bytes
     refuses the upload with 507 (full) or 503 (anything else), leaving nothing stored."""
-    objects = [(path, content, content.size, content.digests["sha256"])]
-    if metadata is not None:
-        digest = hashlib.sha256(metadata).hexdigest()
-        objects.append((f"{path}.metadata", io.BytesIO(metadata), len(metadata), digest))
     created = []
     try:
-        for key, body, size, sha256 in objects:
+        for key, body, size, sha256 in _objects(path=path, content=content, metadata=metadata):
             if store_verified(key=key, body=body, size=size, sha256=sha256):
                 created.append(key)
     except StorageError as exc:
@@ -243,18 +256,55 @@ def _storage_refusal(exc: StorageError) -> UploadError:
     )
 
 
+def _lock_objects(keys: list[str]) -> None:
+    """Serialize, per key, "does a row still need this object?" with "a row now uses it".
+
+    Two identical uploads share one object: if the one that wrote it fails after the other
+    found and reused it, the failing one must not delete it from under the other. On SQLite the
+    caller holds `_one_writer_at_a_time`; PostgreSQL gets a transaction advisory lock per key
+    (the two-int form, a key space apart from the journal's lock)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for path in sorted({key.removesuffix(".metadata") for key in keys}):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_OBJECT_LOCKS, path])
+
+
+def _claim_objects(
+    *, path: str, content: HashedUpload, metadata: bytes | None, stored: list[str]
+) -> None:
+    """In the row-inserting transaction: the objects the new row points to are there, whole in
+    size, or written again (a failed identical upload may have removed the copy this one
+    reused). Keys written here join `stored`, so a later failure removes them too."""
+    objects = _objects(path=path, content=content, metadata=metadata)
+    _lock_objects([key for key, *_rest in objects])
+    storage = storages["default"]
+    try:
+        for key, body, size, sha256 in objects:
+            if storage.exists(key) and storage.size(key) == size:
+                continue
+            body.seek(0)
+            if store_verified(key=key, body=body, size=size, sha256=sha256):
+                stored.append(key)
+    except StorageError as exc:
+        raise _storage_refusal(exc) from exc
+
+
 def _delete_unreferenced(keys: list[str]) -> None:
+    """Remove objects this upload wrote that no committed row uses (see `_lock_objects`)."""
     if not keys:
         return
     storage = storages["default"]
-    in_use = set(
-        File.objects.filter(path__in=[k.removesuffix(".metadata") for k in keys]).values_list(
-            "path", flat=True
+    with _one_writer_at_a_time(), transaction.atomic():
+        _lock_objects(keys)
+        in_use = set(
+            File.objects.filter(path__in=[k.removesuffix(".metadata") for k in keys]).values_list(
+                "path", flat=True
+            )
         )
-    )
-    for key in keys:
-        if key.removesuffix(".metadata") not in in_use:
-            storage.delete(key)
+        for key in keys:
+            if key.removesuffix(".metadata") not in in_use:
+                storage.delete(key)
 
 
 @transaction.atomic
@@ -266,6 +316,7 @@ def _insert_rows(
     metadata: bytes | None,
     uploader: Uploader,
     checked_project_id: int | None,
+    stored: list[str],
 ) -> UploadResult:
     """The locked phase: keep it short, since on SQLite every other upload waits for it."""
     filename, size = content.name, content.size
@@ -330,6 +381,7 @@ def _insert_rows(
     ):
         raise bad_request("Only one sdist may be uploaded per release.")
 
+    _claim_objects(path=path, content=content, metadata=metadata, stored=stored)
     file = add_file(
         release=release,
         user=uploader.user,
