@@ -1,20 +1,65 @@
-"""Fixtures for the end-to-end tests: a live index (see servers.py), the four sample projects
-built once, and those projects published to the index with twine and uv.
+"""Fixtures for the end-to-end tests: a live index (see servers.py), an S3 server, the four
+sample projects built once, and those projects published to the index with twine and uv.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.e2e.helpers import PROJECTS, run, twine_upload, uv_publish
-from tests.e2e.servers import LiveServer, live_server_process
+from tests.e2e.helpers import (
+    PROJECTS,
+    VENV_BIN,
+    clean_env,
+    free_port,
+    http_session,
+    run,
+    twine_upload,
+    uv_publish,
+)
+from tests.e2e.servers import LiveServer, live_server_process, stop_process_group
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory) -> Iterator[tuple[str, object]]:
+    """A `moto_server` process (an S3-compatible store over HTTP): its endpoint and log."""
+    root = tmp_path_factory.mktemp("moto")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = root / "moto.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [VENV_BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+            env=clean_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        session = http_session()
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited:\n{log_path.read_text()}")
+            try:
+                session.get(f"{endpoint}/moto-api/", timeout=5)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield endpoint, log_path
+    finally:
+        stop_process_group(process)
 
 
 @pytest.fixture(scope="session")

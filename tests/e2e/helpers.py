@@ -120,6 +120,20 @@ def post_wheel(
     )
 
 
+def login(session: requests.Session, url: str, *, username: str, password: str) -> int:
+    """Log in through the website's form as a browser does; returns the POST's status."""
+    page = session.get(f"{url}/account/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{url}/account/login/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+        headers={"Referer": f"{url}/account/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    return response.status_code
+
+
 def storage_key(blake2_256: str, filename: str) -> str:
     """Where a file lives, in the bucket and under /packages/."""
     return f"{blake2_256[:2]}/{blake2_256[2:4]}/{blake2_256[4:]}/{filename}"

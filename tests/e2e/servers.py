@@ -25,6 +25,12 @@ import requests
 from tests.e2e.helpers import REPO, VENV_BIN, clean_env, free_port, http_session, run
 
 ADMIN = "e2e-admin"
+# What the index and the tests use to speak to moto_server (conftest.py `moto_endpoint`).
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_S3_REGION_NAME": "us-east-1",
+}
 STARTUP_TIMEOUT = 60
 # Settings the server must not inherit from whoever runs the tests.
 _SERVER_ONLY = (
@@ -52,6 +58,7 @@ class LiveServer:
     log_path: Path
     access_log: Path
     http: requests.Session = field(default_factory=http_session)
+    process: subprocess.Popen | None = None  # gunicorn's master, leader of its process group
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`manage.py ARGS` against this server's database, storage and cache."""
@@ -180,23 +187,60 @@ def live_server_process(root: Path, **settings: str) -> Iterator[LiveServer]:
         )
         server.manage("migrate", "--noinput", "--verbosity", "0")
         server.token = server.create_user(ADMIN, superuser=True)
-
-        with open(server.log_path, "wb") as log:
-            process = subprocess.Popen(
-                [VENV_BIN / "gunicorn", "-c", "pypi_site/gunicorn.py", "pypi_site.wsgi"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as one below
-            )
         try:
-            _wait_until_serving(server, process)
-            yield server
+            with gunicorn_running(server):
+                yield server
         finally:
-            stop_process_group(process)
             if env.get("CACHE_KEY_PREFIX"):
                 _delete_cache_keys(env["REDIS_URL"], env["CACHE_KEY_PREFIX"])
+
+
+@contextlib.contextmanager
+def another_app_server(first: LiveServer, root: Path) -> Iterator[LiveServer]:
+    """A second gunicorn on `first`'s database, cache, storage, SECRET_KEY and SITE_URL (as two
+    app servers behind one load balancer), with its own port, DATA_DIR (temporary uploads) and
+    logs. Nothing is migrated or created: it serves what `first` set up."""
+    data_dir = root / "data"
+    data_dir.mkdir(parents=True)
+    port = free_port()
+    env = {
+        **first.env,
+        "DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "ACCESS_LOG": str(root / "access.log"),
+    }
+    server = LiveServer(
+        url=f"http://127.0.0.1:{port}",
+        token=first.token,
+        username=first.username,
+        data_dir=data_dir,
+        env=env,
+        log_path=root / "server.log",
+        access_log=root / "access.log",
+    )
+    with gunicorn_running(server):
+        yield server
+
+
+@contextlib.contextmanager
+def gunicorn_running(server: LiveServer) -> Iterator[subprocess.Popen]:
+    """gunicorn with `server.env`, yielded once /simple/ answers and stopped afterwards; may be
+    entered again after the process died (its log is appended to)."""
+    with open(server.log_path, "ab") as log:
+        process = subprocess.Popen(
+            [VENV_BIN / "gunicorn", "-c", "pypi_site/gunicorn.py", "pypi_site.wsgi"],
+            cwd=REPO,
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as one below
+        )
+    server.process = process
+    try:
+        _wait_until_serving(server, process)
+        yield process
+    finally:
+        stop_process_group(process)
 
 
 def _wait_until_serving(server: LiveServer, process: subprocess.Popen) -> None:

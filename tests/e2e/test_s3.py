@@ -10,21 +10,15 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
-import requests
 
 from tests.dists import make_wheel, metadata_text
 from tests.e2e.helpers import (
-    VENV_BIN,
-    clean_env,
-    free_port,
     http_session,
     installed,
     make_venv,
@@ -35,16 +29,11 @@ from tests.e2e.helpers import (
     twine_upload,
     uv_pip_install,
 )
-from tests.e2e.servers import LiveServer, live_server_process, stop_process_group
+from tests.e2e.servers import S3_CREDENTIALS, LiveServer, live_server_process
 
 pytestmark = pytest.mark.e2e
 
 BUCKET = "e2e-index-files"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_S3_REGION_NAME": "us-east-1",
-}
 # Small enough that one test can go over it, far above the sample projects' files.
 UPLOAD_LIMIT = 64 * 1024
 
@@ -65,50 +54,18 @@ class S3Index:
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory) -> Iterator[tuple[str, object]]:
-    root = tmp_path_factory.mktemp("moto")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log_path = root / "moto.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [VENV_BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-            env=clean_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        session = http_session()
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"moto_server exited:\n{log_path.read_text()}")
-            try:
-                session.get(f"{endpoint}/moto-api/", timeout=5)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield endpoint, log_path
-    finally:
-        stop_process_group(process)
-
-
-@pytest.fixture(scope="module")
 def s3(moto_endpoint, tmp_path_factory) -> Iterator[S3Index]:
     endpoint, moto_log = moto_endpoint
     client = boto3.client(
         "s3",
         endpoint_url=endpoint,
-        region_name=CREDENTIALS["AWS_S3_REGION_NAME"],
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_CREDENTIALS["AWS_S3_REGION_NAME"],
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
     client.create_bucket(Bucket=BUCKET)
     settings = {
-        **CREDENTIALS,
+        **S3_CREDENTIALS,
         "AWS_STORAGE_BUCKET_NAME": BUCKET,
         "AWS_S3_ENDPOINT_URL": endpoint,
         "DEFAULT_UPLOAD_LIMIT": str(UPLOAD_LIMIT),

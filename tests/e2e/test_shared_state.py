@@ -9,29 +9,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.e2e.helpers import installed, make_venv, pip_install, twine_upload
+from tests.e2e.helpers import installed, login, make_venv, pip_install, twine_upload
 from tests.e2e.servers import live_server_process
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "a long enough test password 9"
-
-
-def _login(server, session, password: str) -> int:
-    page = session.get(f"{server.url}/account/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = session.post(
-        f"{server.url}/account/login/",
-        data={"csrfmiddlewaretoken": token, "username": "carol", "password": password},
-        headers={"Referer": f"{server.url}/account/login/"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    return response.status_code
 
 
 def test_failed_login_limit_holds_across_workers(tmp_path):
@@ -45,11 +30,13 @@ def test_failed_login_limit_holds_across_workers(tmp_path):
         for _ in range(10):
             # A new connection each time, so gunicorn spreads them over its workers.
             server.http.close()
-            statuses.append(_login(server, server.http, "wrong password"))
+            statuses.append(
+                login(server.http, server.url, username="carol", password="wrong password")
+            )
         assert statuses == [200] * 10
         server.http.close()
         # The eleventh attempt is refused even with the right password, on any worker.
-        assert _login(server, server.http, PASSWORD) == 429
+        assert login(server.http, server.url, username="carol", password=PASSWORD) == 429
         assert server.log().count("Booting worker") >= 4
 
 
