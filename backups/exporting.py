@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from accounts.management.base import count_of
 from accounts.models import ApiToken
 from backups.layout import (
     FORMAT,
@@ -73,7 +74,7 @@ def export_index(*, directory: Path, write: ProgressWrite, every: int = 1000) ->
                     out.write(line)
                     digest.add(line)
             manifest["tables"][table.name] = digest.entry(table)
-            write(f"{table.name}: {digest.rows} rows")
+            write(f"{table.name}: {count_of(digest.rows, 'row')}")
         manifest["objects"] = _copy_objects(directory, write=write, every=every)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

@@ -28,6 +28,7 @@ from django.core.management.color import no_style
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 
+from accounts.management.base import count_of
 from accounts.models import ApiToken, Email
 from backups.exporting import permission_ids, table_rows
 from backups.layout import (
@@ -290,7 +291,7 @@ def _load_rows(directory: Path, *, write: ProgressWrite) -> set[str]:
                 )
             elif table.model is ApiToken:
                 instance.projects.set(_lookup(project_ids, row.get("projects", []), "project"))
-        write(f"{table.name}: {count} rows loaded")
+        write(f"{table.name}: {count_of(count, 'row')} loaded")
     return set(user_ids)
 
 
