@@ -80,7 +80,8 @@ def import_index(
     """1. Read the manifest and check every table file against its sha256 and row count.
     2. Refuse a target that has projects (or any project-side row), and export users whose
        username or address is already taken there.
-    3. Check every object under files/ (size; with --dry-run, sha256 too). A dry run stops here.
+    3. Check every object under files/ (size; with --dry-run, sha256 too). A dry run then
+       loads the rows in a transaction it rolls back, and stops.
     4. Store the objects, then load every row in one transaction and move the sequences on;
        with --verify, read it all back (counts, table sha256s, objects) before committing.
     On any failure, delete the objects this run stored."""
@@ -91,6 +92,10 @@ def import_index(
     report.objects, report.bytes = len(objects), sum(size for _key, _sha, size in objects)
     if dry_run:
         _check_objects(directory, objects, write=write, every=every)
+        # Load the rows and roll them back, so references and constraints are checked too.
+        with transaction.atomic():
+            _load_rows(directory, write=write)
+            transaction.set_rollback(True)
         return report
     written: list[str] = []
     try:

@@ -175,6 +175,8 @@ def test_a_failure_late_in_the_import_rolls_back_rows_and_stored_objects(exporte
     rewrite_table(directory, "api_tokens", lambda row: {**row, "projects": ["not-there"]})
 
     with pytest.raises(CommandError, match="refers to projects it does not contain"):
+        run("import_index", str(directory), "--dry-run")
+    with pytest.raises(CommandError, match="refers to projects it does not contain"):
         run("import_index", str(directory))
 
     assert not get_user_model().objects.exists()

@@ -31,7 +31,8 @@ class Command(ChangeCommand):
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="Check the export (every checksum) and this database, and change nothing",
+            help="Check the export (every checksum, every row loaded then rolled back) and this "
+            "database, and change nothing",
         )
         parser.add_argument("--every", type=int, default=1000, help="Progress every N objects")
 
