@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "accounts",
     "packages",
     "uploads",
+    "backups",
 ]
 
 MIDDLEWARE = [

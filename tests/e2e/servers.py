@@ -118,9 +118,10 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def fresh_database() -> Iterator[str | None]:
-    """A new, empty PostgreSQL database on the DATABASE_URL server (None in embedded mode)."""
-    base_url = os.environ.get("DATABASE_URL")
+def fresh_database(base_url: str | None = None) -> Iterator[str | None]:
+    """A new, empty PostgreSQL database on the `base_url` server, by default DATABASE_URL's
+    (None in embedded mode)."""
+    base_url = base_url or os.environ.get("DATABASE_URL")
     if not base_url:
         yield None
         return
