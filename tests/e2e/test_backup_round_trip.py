@@ -21,8 +21,8 @@ import boto3
 import pytest
 
 from tests.e2e.helpers import REPO, clean_env, run
+from tests.e2e.servers import S3_CREDENTIALS as CREDENTIALS
 from tests.e2e.servers import fresh_database
-from tests.e2e.test_s3 import CREDENTIALS, moto_endpoint  # noqa: F401 (moto_endpoint: a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,7 @@ def postgres() -> Iterator[str]:
 
 
 @pytest.fixture
-def bucket(moto_endpoint) -> tuple[str, dict[str, str], object]:  # noqa: F811
+def bucket(moto_endpoint) -> tuple[str, dict[str, str], object]:
     endpoint, _log = moto_endpoint
     name = f"round-trip-{secrets.token_hex(4)}"
     client = boto3.client(
