@@ -6,7 +6,6 @@ class OperationsConfig(AppConfig):
     The top layer: it may read every other app, and none of them imports it."""
 
     name = "operations"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started
