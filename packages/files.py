@@ -27,6 +27,7 @@ from django.http import (
 
 from packages import permissions
 from packages.models import File
+from pypi_site import metrics
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Members' and staff's view of a quarantined project: for that browser only, never stored.
@@ -106,13 +107,21 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
             )
             response["Content-Range"] = f"bytes {start}-{end}/{size}"
             response["Content-Length"] = str(end - start + 1)
+            _count_bytes(key, end - start + 1)
     else:
         response = FileResponse(handle, content_type=content_type)
         response["Content-Length"] = str(size)
+        _count_bytes(key, size)
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = cache_control
     return response
+
+
+def _count_bytes(key: str, length: int) -> None:
+    """Counted when the response is made: a client that hangs up early is counted whole."""
+    kind = "metadata" if key.endswith(METADATA_SUFFIX) else "file"
+    metrics.FILE_BYTES_SERVED.labels(kind=kind).inc(length)
 
 
 def _not_found() -> HttpResponse:

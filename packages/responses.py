@@ -24,6 +24,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
 
+from pypi_site import metrics
+
 
 def _render_version() -> str:
     """A fingerprint of the code that renders cached pages, so a deploy that changes their
@@ -101,9 +103,13 @@ def rendered_page(
     wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
     page = local_pages.get(wanted)
     if page is not None:
+        metrics.PAGE_CACHE_HITS.labels(tier="local").inc()
         return page
     page = cache.get(wanted)
-    if page is None:
+    if page is not None:
+        metrics.PAGE_CACHE_HITS.labels(tier="shared").inc()
+    else:
+        metrics.PAGE_CACHE_MISSES.inc()
         body, content_type = render()
         etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
         plain = RenderedPage(body=body, etag=etag, content_type=content_type)

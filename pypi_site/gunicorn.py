@@ -3,6 +3,7 @@
 
 import multiprocessing
 import os
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -10,6 +11,11 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", 4))
 timeout = 300
 accesslog = os.environ.get("ACCESS_LOG") or None
+# gunicorn's default line, then the request id (operations/middleware.py), which app log lines
+# carry too.
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+)
 # Several instances may run on one machine (tests, the benchmark); a shared control socket in
 # $HOME would make them step on each other.
 control_socket_disable = True
@@ -25,7 +31,33 @@ def on_starting(server) -> None:
     from django.core.management import call_command
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
+    _prepare_metrics_directory(server)
     django.setup()
     output = io.StringIO()
     call_command("clean_upload_temp", "--min-age-hours", "24", stdout=output)
     server.log.info(output.getvalue().strip().splitlines()[-1])
+
+
+def _prepare_metrics_directory(server) -> None:
+    """Prometheus multi-process mode: every worker writes its metric values to files in one
+    directory and `/metrics` adds them up (pypi_site/metrics.py). The variable must be set
+    before any process imports prometheus_client (it picks its value store at import), hence
+    here, before django.setup() and before the workers fork. Files of a previous run are
+    deleted: their counts belong to processes that no longer exist."""
+    from django.conf import settings  # Reads pypi_site/settings.py only; no app is loaded.
+
+    directory = Path(
+        os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(settings.DATA_DIR) / "prometheus"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    server.log.info("Prometheus metrics in %s", directory)
+
+
+def child_exit(server, worker) -> None:
+    """A dead worker's live gauges must stop counting; its counters are kept (they happened)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from pypi_site import metrics
+
 logger = logging.getLogger(__name__)
 
 # Seconds before the first, second and third retry of a failed job; then it stays failed (and
@@ -65,4 +67,5 @@ def run_inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     try:
         func(*args, **kwargs)
     except Exception:
+        metrics.INLINE_JOBS_FAILED.inc()
         logger.exception("Job %s failed", getattr(func, "__qualname__", func))

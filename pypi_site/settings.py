@@ -109,9 +109,13 @@ INSTALLED_APPS = [
     "packages",
     "uploads",
     "backups",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request id is set before anything logs, and timing covers every layer.
+    "operations.middleware.RequestIdMiddleware",
+    "operations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "accounts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -362,9 +366,30 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# --- Operations (operations/) ---------------------------------------------------------------
+# /metrics answers loopback clients (unless METRICS_ALLOW_LOOPBACK is off) and anyone sending
+# `Authorization: Bearer <METRICS_TOKEN>`. LOG_FORMAT=json logs one JSON object a line, each
+# with the request id (X-Request-ID) of the request that logged it.
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", True)
+LOG_FORMAT = env("LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "operations.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "operations.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
 }

@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("packages.urls")),
     path("", include("accounts.urls")),
+    # Health probes and Prometheus metrics.
+    path("", include("operations.urls")),
     path("admin/", admin.site.urls),
     # Queues, workers and failed jobs; every view requires a staff login.
     path("django-rq/", include("django_rq.urls")),

@@ -64,15 +64,22 @@ _FIELD_ORDER = ["metadata-version", "metadata_version", "name", "version"]
 
 
 class UploadError(Exception):
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+    """A refused upload: the status and message the client sees, and `reason`, a short code
+    for the kind of refusal (the label of the refused-uploads metric, as the public index tags
+    `upload.failed`), so operators can count refusals without reading messages."""
+
+    def __init__(
+        self, status: int, message: str, *, reason: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
         self.headers = headers or {}
 
 
-def bad_request(message: str) -> UploadError:
-    return UploadError(400, message)
+def bad_request(message: str, *, reason: str) -> UploadError:
+    return UploadError(400, message, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,8 @@ def _check_form_length(value: str, *, label: str, model: type, field: str) -> No
     if len(value) > limit:
         raise bad_request(
             f"{_shown(value)} is an invalid value for {label}. Error: Must be {limit} "
-            f"characters or less. See {SPEC_URL} for more information."
+            f"characters or less. See {SPEC_URL} for more information.",
+            reason="invalid-form-data",
         )
 
 
@@ -116,27 +124,35 @@ def validate_form(post: QueryDict, files: dict) -> UploadForm:
     """Checks 0a to 3, in PyPI's order."""
     for field in files:
         if field != "content":
-            raise bad_request(f"{field}: Should not be a tuple.")
+            raise bad_request(f"{field}: Should not be a tuple.", reason="field-is-tuple")
     if post.get("protocol_version", "1") != "1":
-        raise bad_request("Unknown protocol version.")
+        raise bad_request("Unknown protocol version.", reason="unsupported-protocol-version")
 
     name = _clean(post.get("name", ""))
     if not is_valid_name(name):
         raise bad_request(
             f"{_shown(name)} is an invalid value for Name. Error: Start and end with a letter or "
             "numeral containing only ASCII numeric and '.', '_' and '-'. "
-            f"See {SPEC_URL} for more information."
+            f"See {SPEC_URL} for more information.",
+            reason="invalid-form-data",
         )
     _check_form_length(name, label="Name", model=Project, field="name")
     filetype = post.get("filetype", "")
     if filetype not in FILETYPES:
-        raise bad_request("Invalid value for filetype. Error: Use a known file type.")
+        raise bad_request(
+            "Invalid value for filetype. Error: Use a known file type.", reason="invalid-form-data"
+        )
     pyversion = _clean(post.get("pyversion", ""))
     if filetype != "sdist" and not pyversion:
-        raise bad_request("Error: Python version is required for binary distribution uploads.")
+        raise bad_request(
+            "Error: Python version is required for binary distribution uploads.",
+            reason="invalid-form-data",
+        )
     if filetype == "sdist":
         if pyversion and pyversion != "source":
-            raise bad_request("Error: Use 'source' as Python version for an sdist.")
+            raise bad_request(
+                "Error: Use 'source' as Python version for an sdist.", reason="invalid-form-data"
+            )
         pyversion = "source"
     _check_form_length(pyversion, label="Pyversion", model=File, field="python_version")
     digests = _validate_digests(post)
@@ -165,10 +181,11 @@ def _validate_digests(post: QueryDict) -> dict[str, str]:
         if key in digests and not _HEX64.match(digests[key]):
             raise bad_request(
                 f"Invalid value for {key}_digest. Error: Use a valid, hex-encoded, "
-                f"{label} message digest."
+                f"{label} message digest.",
+                reason="invalid-form-data",
             )
     if not digests:
-        raise bad_request("Error: Include at least one message digest.")
+        raise bad_request("Error: Include at least one message digest.", reason="invalid-form-data")
     return digests
 
 
@@ -203,10 +220,14 @@ def validate_metadata(post: QueryDict) -> Metadata:
     if raw.get("metadata_version") not in ALLOWED_METADATA_VERSIONS:
         raise bad_request(
             f"{raw.get('metadata_version', '')!r} is not a valid metadata version. "
-            f"See {SPEC_URL} for more information."
+            f"See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
         )
     if "version" not in raw:
-        raise bad_request(f"'version' is a required field. See {SPEC_URL} for more information.")
+        raise bad_request(
+            f"'version' is a required field. See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
+        )
     # Before parsing: packaging turns each digit run into an int, which Python refuses past
     # 4,300 digits with a plain ValueError; no version that long can be stored anyway.
     _check_length("version", raw["version"])
@@ -220,7 +241,9 @@ def validate_metadata(post: QueryDict) -> Metadata:
             key=lambda e: (_FIELD_ORDER.index(e.field) if e.field in _FIELD_ORDER else 99, e.field)
         )
         message = str(errors[0]) if errors else str(group.exceptions[0])
-        raise bad_request(f"{message}. See {SPEC_URL} for more information.") from None
+        raise bad_request(
+            f"{message}. See {SPEC_URL} for more information.", reason="invalid-metadata"
+        ) from None
     _check_pypi_rules(metadata)
     _check_stored_lengths(metadata)
     return metadata
@@ -239,7 +262,8 @@ def _check_length(key: str, value: object) -> None:
         email_name = key.replace("_", "-")
         raise bad_request(
             f"{email_name!r} field must be {limit} characters or less. "
-            f"See {SPEC_URL} for more information."
+            f"See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
         )
 
 
@@ -248,42 +272,52 @@ def _check_pypi_rules(metadata: Metadata) -> None:
     if version.local is not None:
         raise bad_request(
             f"The use of local versions in {str(version)!r} is not allowed. "
-            f"See {SPEC_URL} for more information."
+            f"See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
         )
     summary = metadata.summary or ""
     if len(summary) > 512:
         raise bad_request(
-            f"'summary' field must be 512 characters or less. See {SPEC_URL} for more information."
+            f"'summary' field must be 512 characters or less. See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
         )
     if "\n" in summary or "\r" in summary:
-        raise bad_request(f"'summary' must be a single line. See {SPEC_URL} for more information.")
+        raise bad_request(
+            f"'summary' must be a single line. See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
+        )
     for label in metadata.project_urls or {}:
         if len(label) > 32:
             raise bad_request(
                 f"'{label}' is an invalid value for 'project_urls': labels must be 32 characters "
-                f"or less. See {SPEC_URL} for more information."
+                f"or less. See {SPEC_URL} for more information.",
+                reason="invalid-metadata",
             )
     for classifier in metadata.classifiers or []:
         if classifier in trove_classifiers.deprecated_classifiers:
             replacements = trove_classifiers.deprecated_classifiers[classifier]
             raise bad_request(
                 f"The classifier {classifier!r} has been deprecated, use one of "
-                f"{replacements} instead. See {SPEC_URL} for more information."
+                f"{replacements} instead. See {SPEC_URL} for more information.",
+                reason="invalid-metadata",
             )
         if classifier not in trove_classifiers.classifiers:
             raise bad_request(
-                f"{classifier!r} is not a valid classifier. See {SPEC_URL} for more information."
+                f"{classifier!r} is not a valid classifier. See {SPEC_URL} for more information.",
+                reason="invalid-metadata",
             )
     for requirement in metadata.requires_dist or []:
         if isinstance(requirement, Requirement) and requirement.url:
             raise bad_request(
                 f"Can't have direct dependency: {str(requirement)!r}. "
-                f"See {SPEC_URL} for more information."
+                f"See {SPEC_URL} for more information.",
+                reason="invalid-metadata",
             )
     if metadata.license and metadata.license_expression:
         raise bad_request(
             "License is deprecated when License-Expression is present. Only License-Expression "
-            f"should be present. See {SPEC_URL} for more information."
+            f"should be present. See {SPEC_URL} for more information.",
+            reason="invalid-metadata",
         )
 
 
@@ -306,9 +340,13 @@ def check_description_renders(metadata: Metadata) -> None:
     if renderer(description) is None:
         see = f"See {settings.HELP_URL}#description-content-type for more information."
         if metadata.description_content_type:
-            raise bad_request(f"The description failed to render for '{content_type}'. {see}")
+            raise bad_request(
+                f"The description failed to render for '{content_type}'. {see}",
+                reason="invalid-description",
+            )
         raise bad_request(
-            f"The description failed to render in the default format of reStructuredText. {see}"
+            f"The description failed to render in the default format of reStructuredText. {see}",
+            reason="invalid-description",
         )
 
 

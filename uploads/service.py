@@ -70,7 +70,7 @@ def upload_file(
     *, form: UploadForm, content: HashedUpload | None, uploader: Uploader
 ) -> UploadResult:
     if content is None:
-        raise bad_request("Upload payload does not have a file.")
+        raise bad_request("Upload payload does not have a file.", reason="no-file")
     project = find_project(form.name)
     _check_may_upload(form=form, project=project, uploader=uploader)
     check_description_renders(form.metadata)
@@ -131,14 +131,15 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
     """Check 6 (registration flag, then names: stdlib, prohibited, confusable) and check 7."""
     if project is None:
         if (denial := flags.project_registration_denial()) is not None:
-            raise UploadError(403, denial.message)
+            raise UploadError(403, denial.message, reason="registration-disabled")
         if is_stdlib_name(form.name):
             raise bad_request(
                 f"The name {form.name!r} isn't allowed (conflict with Python Standard Library "
-                f"module name). See {settings.HELP_URL}#project-name for more information."
+                f"module name). See {settings.HELP_URL}#project-name for more information.",
+                reason="stdlib-name",
             )
         if (denial := moderation.new_project_name_denial(form.name)) is not None:
-            raise bad_request(denial.message)
+            raise bad_request(denial.message, reason="prohibited-name")
         denial = permissions.create_project_denial(user=uploader.user, token=uploader.token)
         if denial is None:
             try:
@@ -147,14 +148,19 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
                 )
             except ratelimits.RateLimited as exc:
                 raise UploadError(
-                    429, exc.message, headers={"Retry-After": str(exc.retry_after)}
+                    429,
+                    exc.message,
+                    headers={"Retry-After": str(exc.retry_after)},
+                    reason="rate-limited",
                 ) from None
     else:
         denial = permissions.upload_denial(
             user=uploader.user, project=project, token=uploader.token
-        ) or moderation.quarantine_denial(project)
+        )
+        if denial is None and (quarantined := moderation.quarantine_denial(project)):
+            raise UploadError(403, quarantined.message, reason="project-quarantined")
     if denial is not None:
-        raise UploadError(403, denial.message)
+        raise UploadError(403, denial.message, reason="permission-denied")
 
 
 def _check_file(*, form: UploadForm, content: HashedUpload) -> None:
@@ -164,14 +170,15 @@ def _check_file(*, form: UploadForm, content: HashedUpload) -> None:
         filenames.check_characters(filename)
         filenames.check_extension(filename, filetype=form.filetype)
     except FilenameError as exc:
-        raise bad_request(str(exc)) from None
+        raise bad_request(str(exc), reason="invalid-filename") from None
     # uv sends no type for the file part; RFC 7578 makes that text/plain, which is fine.
     if (content.content_type or "text/plain").startswith("image/"):
-        raise bad_request("Invalid distribution file.")
+        raise bad_request("Invalid distribution file.", reason="invalid-distribution")
     for key, supplied in form.digests.items():
         if content.digests[key] != supplied:
             raise bad_request(
-                "The digest supplied does not match a digest calculated from the uploaded file."
+                "The digest supplied does not match a digest calculated from the uploaded file.",
+                reason="digest-mismatch",
             )
 
 
@@ -192,7 +199,8 @@ def _identical_or_refuse(existing: File, filename: str, content: HashedUpload) -
     raise bad_request(
         f"File already exists ({existing.filename!r}, with blake2_256 hash "
         f"{existing.blake2_256_digest!r}). "
-        f"See {settings.HELP_URL}#file-name-reuse for more information."
+        f"See {settings.HELP_URL}#file-name-reuse for more information.",
+        reason="file-exists",
     )
 
 
@@ -209,7 +217,7 @@ def _inspect_archive(*, form: UploadForm, content: HashedUpload) -> bytes | None
         filenames.check_sdist_filename(filename, project_name=form.name, version=form.version)
         return None
     except (FilenameError, ArchiveError) as exc:
-        raise bad_request(str(exc)) from None
+        raise bad_request(str(exc), reason="invalid-archive") from None
 
 
 def _objects(
@@ -250,9 +258,12 @@ def _storage_refusal(exc: StorageError) -> UploadError:
         return UploadError(
             507,
             "Insufficient Storage: the index has no room to store this file. Try again later.",
+            reason="storage-full",
         )
     return UploadError(
-        503, "Storage unavailable: the index could not store this file. Try again later."
+        503,
+        "Storage unavailable: the index could not store this file. Try again later.",
+        reason="storage-unavailable",
     )
 
 
@@ -339,7 +350,7 @@ def _insert_rows(
             _check_may_upload(form=form, project=project, uploader=uploader)
         elif (denial := moderation.quarantine_denial(project)) is not None:
             # Quarantined while this upload was being checked; the locked row is the truth.
-            raise UploadError(403, denial.message)
+            raise UploadError(403, denial.message, reason="project-quarantined")
         if project.name != form.name:
             # Found by its normalized name, so this is a new spelling of it: the display name
             # follows the latest upload's metadata, as on PyPI.
@@ -350,13 +361,15 @@ def _insert_rows(
         raise bad_request(
             f"File too large. Limit for project {project.name!r} is "
             f"{_megabytes(project.effective_upload_limit)}. "
-            f"See {settings.HELP_URL}#file-size-limit for more information."
+            f"See {settings.HELP_URL}#file-size-limit for more information.",
+            reason="file-too-large",
         )
     if project.total_size + size > project.effective_total_size_limit:
         raise bad_request(
             f"Project size too large. Limit for project {project.name!r} total size is "
             f"{_megabytes(project.effective_total_size_limit)}. "
-            f"See {settings.HELP_URL}#project-size-limit for more information."
+            f"See {settings.HELP_URL}#project-size-limit for more information.",
+            reason="project-too-large",
         )
     existing = _existing_file(filename=filename, blake2_256=content.digests["blake2_256"])
     if existing is not None:
@@ -364,7 +377,8 @@ def _insert_rows(
     if FilenameRegistry.objects.filter(filename=filename).exists():
         raise bad_request(
             "This filename was previously used by a file that has since been deleted. Use a "
-            f"different version. See {settings.HELP_URL}#file-name-reuse for more information."
+            f"different version. See {settings.HELP_URL}#file-name-reuse for more information.",
+            reason="filename-reused",
         )
 
     release = find_release(project=project, version=form.version)
@@ -379,7 +393,7 @@ def _insert_rows(
         form.filetype == PackageType.SDIST
         and release.files.filter(packagetype=PackageType.SDIST).exists()
     ):
-        raise bad_request("Only one sdist may be uploaded per release.")
+        raise bad_request("Only one sdist may be uploaded per release.", reason="duplicate-sdist")
 
     _claim_objects(path=path, content=content, metadata=metadata, stored=stored)
     file = add_file(

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.events import client_ip
 from accounts.tokens import find_api_token, record_token_use
 from packages import flags
+from pypi_site import metrics
 from uploads.checks import UploadError, validate_form
 from uploads.service import Uploader, upload_file
 from uploads.streaming import HashingUploadHandler
@@ -63,6 +64,7 @@ def authenticate(request: HttpRequest) -> Uploader:
                 403,
                 "Username/Password authentication is no longer supported. Migrate to API "
                 f"Tokens instead. See {settings.HELP_URL}#apitoken",
+                reason="password-auth",
             )
         token_text = password
     elif scheme.lower() in {"token", "bearer"}:
@@ -73,6 +75,7 @@ def authenticate(request: HttpRequest) -> Uploader:
             403,
             "Invalid or non-existent authentication information. "
             f"See {settings.HELP_URL}#invalid-auth for more information.",
+            reason="invalid-token",
         )
     record_token_use(token)
     return Uploader(
@@ -86,29 +89,32 @@ def authenticate(request: HttpRequest) -> Uploader:
 def parse_upload(request: HttpRequest, handler: HashingUploadHandler) -> tuple[QueryDict, dict]:
     """The multipart body, the file streamed through `handler`; failures as UploadError."""
     if not request.content_type.startswith("multipart/form-data"):
-        raise UploadError(400, "Upload payload does not have a file.")
+        raise UploadError(400, "Upload payload does not have a file.", reason="no-file")
     try:
         post, files = RawFilenameParser(request.META, request, [handler]).parse()
     except MultiPartParserError as exc:
-        raise UploadError(400, f"Invalid upload request: {exc}") from None
+        raise UploadError(400, f"Invalid upload request: {exc}", reason="invalid-request") from None
     except RequestDataTooBig:
         raise UploadError(
             400,
             "Upload request too large: the form fields besides the file exceed "
             f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (a very long description or "
             "many classifiers).",
+            reason="form-too-large",
         ) from None
     except TooManyFieldsSent:
         raise UploadError(
             400,
             "Upload request has too many form fields: the limit is "
             f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
+            reason="too-many-fields",
         ) from None
     if handler.too_large:
         raise UploadError(
             400,
             f"File too large. Limit for any project is "
             f"{settings.MAX_UPLOAD_LIMIT // (1024 * 1024)} MB.",
+            reason="file-too-large",
         )
     return post, files
 
@@ -119,16 +125,20 @@ def check_action(action: str) -> None:
             410,
             "Project pre-registration is no longer required or supported, "
             "upload your files instead.",
+            reason="deprecated-action",
         )
     if action == "doc_upload":
         raise UploadError(
             410,
             "Uploading documentation is no longer supported, we recommend "
             "using https://readthedocs.org/.",
+            reason="deprecated-action",
         )
     if action != "file_upload":
         raise UploadError(
-            400, f"Unknown action: {action!r}" if action else "Missing ':action' field."
+            400,
+            f"Unknown action: {action!r}" if action else "Missing ':action' field.",
+            reason="unknown-action",
         )
 
 
@@ -141,19 +151,26 @@ def legacy_upload(request: HttpRequest) -> HttpResponse:
         )
     handler = HashingUploadHandler(request)
     try:
+        # Check 0b comes before authentication.
         if (denial := flags.upload_denial()) is not None:
-            raise UploadError(403, denial.message)  # Check 0b comes before authentication.
+            raise UploadError(403, denial.message, reason="uploads-disabled")
         uploader = authenticate(request)
         post, files = parse_upload(request, handler)
         check_action(post.get(":action", ""))
         form = validate_form(post, files)
-        upload_file(form=form, content=files.get("content"), uploader=uploader)
+        result = upload_file(form=form, content=files.get("content"), uploader=uploader)
     except UploadError as exc:
+        metrics.UPLOADS_REFUSED.labels(reason=exc.reason).inc()
         return error_response(exc)
+    except Exception:
+        # A bug or an outage (the database, say): counted too, then Django's 500.
+        metrics.UPLOADS_REFUSED.labels(reason="unhandled-error").inc()
+        raise
     finally:
         # Every way out, an exception or a body cut short included, deletes the temporary
         # files (after success local storage has already moved the file into place).
         handler.discard()
+    metrics.UPLOADS_ACCEPTED.labels(new=str(result.created).lower()).inc()
     return HttpResponse(status=200)
 
 

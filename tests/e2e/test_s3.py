@@ -215,3 +215,11 @@ def test_wrong_objects_at_the_key_are_replaced_not_reused(s3):
         assert location.status_code == 302
         served = s3.server.http.get(location.headers["Location"], timeout=30).content
         assert hashlib.sha256(served).hexdigest() == hashlib.sha256(body).hexdigest()
+
+
+def test_readiness_checks_the_bucket_and_leaves_nothing_in_it(s3):
+    before = s3.keys()
+    response = s3.server.get("/_health/ready")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["storage"]["status"] == "ok"
+    assert s3.keys() == before  # its probe object is deleted again
