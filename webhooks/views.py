@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import manage_required, reauth_redirect
@@ -35,13 +36,14 @@ def _page_url(project: Project) -> str:
     return reverse("manage-project-webhooks", args=[project.name])
 
 
+@never_cache  # It shows a new secret once.
 @manage_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def webhooks_page(request: HttpRequest, name: str) -> HttpResponse:
     project = _managed_project(request, name)
     if response := reauth_redirect(request, next_path=_page_url(project)):
         return response
-    form = SubscriptionForm(request.POST or None)
+    form = SubscriptionForm(request.POST if request.method == "POST" else None)
     created, status = None, 200
     if request.method == "POST":
         if form.is_valid():

@@ -39,6 +39,7 @@ def test_owner_adds_a_webhook_and_sees_its_generated_secret_once(client, owner):
     assert subscription.project.name == "demo" and subscription.created_by == owner
     assert subscription.events == ["file.uploaded", "release.yanked"]
     assert len(subscription.secret) >= 40
+    assert "no-store" in response["Cache-Control"]
     shown = re.search(r'<code id="webhook-secret">([^<]+)</code>', response.content.decode())
     assert shown and shown.group(1) == subscription.secret
     page = client.get(PAGE).content.decode()
@@ -97,6 +98,13 @@ def test_bad_webhooks_are_refused_with_a_400(client, owner, settings, url, event
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Subscription.objects.exists()
+
+
+def test_an_empty_post_is_a_400_that_says_what_is_missing(client, owner):
+    log_in(client, owner)
+    response = client.post(PAGE)
+    assert response.status_code == 400
+    assert "This field is required" in response.content.decode()
 
 
 def test_a_project_has_a_bounded_number_of_webhooks(client, owner):
