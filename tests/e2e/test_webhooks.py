@@ -1,7 +1,8 @@
 """Webhooks end to end: a real `twine upload` to a live gunicorn server makes a receiver on
 loopback get a correctly signed "file uploaded" delivery.
 
-The server runs its jobs inline (REDIS_URL unset for it), which is what a default install does;
+The server runs its jobs inline (REDIS_URL and its CACHE_KEY_PREFIX unset for it), which is
+what a default install does;
 the queue path, with a real rqworker retrying a failing receiver, is
 tests/webhooks/test_queue.py (a worker here would share the queue with the session's other
 live servers and run their jobs against this server's database).
@@ -26,7 +27,7 @@ def test_a_twine_upload_delivers_a_signed_file_uploaded_payload(tmp_path):
     with (
         running_receiver(SECRET) as receiver,
         live_server_process(
-            tmp_path / "server", WEBHOOKS_ALLOW_PRIVATE="1", REDIS_URL=""
+            tmp_path / "server", WEBHOOKS_ALLOW_PRIVATE="1", REDIS_URL="", CACHE_KEY_PREFIX=""
         ) as server,
     ):
         server.shell(
