@@ -13,7 +13,8 @@
 
 Tables, in the order they are imported: groups, users, accounts, emails, recovery_codes,
 user_events, projects, releases, files, filename_registry, roles, role_invitations, journal,
-project_events, prohibited_names, admin_flags, api_tokens.
+project_events, prohibited_names, admin_flags, webhook_subscriptions, webhook_deliveries,
+api_tokens.
 
 A row has one key per column, named after the model field (`project`, not `project_id`).
 Datetimes are ISO 8601 with microseconds and an offset. A reference to a user is its username,
@@ -33,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +57,7 @@ from packages.models import (
     Role,
     RoleInvitation,
 )
+from webhooks.models import Delivery, Subscription
 
 FORMAT = "package-index-export"
 VERSION = 1
@@ -97,6 +100,8 @@ def tables() -> list[Table]:
         Table("project_events", ProjectEvent, keeps_ids=True),
         Table("prohibited_names", ProhibitedProjectName, keeps_ids=True),
         Table("admin_flags", AdminFlag, keeps_ids=True),
+        Table("webhook_subscriptions", Subscription, keeps_ids=True),
+        Table("webhook_deliveries", Delivery, keeps_ids=True),
         # After projects: a token's scope names them.
         Table("api_tokens", ApiToken, keeps_ids=False),
     ]
@@ -123,6 +128,8 @@ def _encode(value: object) -> object:
     if isinstance(value, datetime):
         # Not DjangoJSONEncoder: it cuts microseconds, and a round trip must keep every digit.
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to an export")
 
 

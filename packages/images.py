@@ -11,8 +11,6 @@ after changing SECRET_KEY or IMAGE_PROXY run `manage.py rerender_descriptions`.
 from __future__ import annotations
 
 import http.client
-import ipaddress
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +19,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from packages.outbound import (
+    AddressRefused,
+    CheckedHTTPConnection,
+    CheckedHTTPSConnection,
+    HostNotFound,
+)
 
 PATH_PREFIX = "/_img/"
 MAX_BYTES = 5 * 1024 * 1024
@@ -83,9 +88,10 @@ def fetch_image(url: str) -> Image:
     """Fetch `url` as a browser would an <img>, but from here.
 
     1. Only http and https, with no proxy from the environment, following at most
-       MAX_REDIRECTS redirects; every connection (redirects too) is refused unless the host
-       resolves to public addresses only (IMAGE_PROXY_ALLOW_PRIVATE lifts that for tests and
-       closed networks), and goes to the address that was checked.
+       MAX_REDIRECTS redirects; every connection (redirects too) goes through
+       packages/outbound.py: refused unless the host resolves to public addresses only
+       (IMAGE_PROXY_ALLOW_PRIVATE lifts that for tests and closed networks), and made to the
+       address that was checked.
     2. Nothing of the reader is forwarded: a fixed User-Agent and Accept, no cookie, no Referer.
     3. Only PNG, JPEG, GIF and WebP, by declared type and by their first bytes, up to MAX_BYTES,
        within TIMEOUT_SECONDS for each read and twice that overall.
@@ -112,6 +118,11 @@ def fetch_image(url: str) -> Image:
                 if time.monotonic() > deadline:
                     raise ImageError(504, "The image host is too slow.")
                 chunks.append(chunk)
+    except AddressRefused as exc:
+        message = f"The image host {exc.host!r} is not on the public internet."
+        raise ImageError(403, message) from None
+    except HostNotFound as exc:
+        raise ImageError(502, f"The image host {exc.host!r} could not be found.") from None
     except urllib.error.HTTPError as exc:
         raise ImageError(502, f"The image host answered {exc.code}.") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
@@ -125,60 +136,21 @@ def fetch_image(url: str) -> Image:
     return Image(content_type=content_type, body=body)
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
-    return ip.is_global and not ip.is_multicast
-
-
-def _checked_connection(
-    address: tuple[str, int], timeout: float | None = None, source_address: object = None
-) -> socket.socket:
-    """socket.create_connection for the proxy: resolve once, refuse private and loopback
-    addresses, then connect to a checked address (so DNS cannot answer differently between
-    the check and the connection). TLS still verifies the certificate against the host name."""
-    host, port = address
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ImageError(502, f"The image host {host!r} could not be found.") from exc
-    if not settings.IMAGE_PROXY_ALLOW_PRIVATE and not all(_is_public(info[4][0]) for info in infos):
-        raise ImageError(403, f"The image host {host!r} is not on the public internet.")
-    error: OSError | None = None
-    for family, type_, proto, _, sockaddr in infos:
-        sock = socket.socket(family, type_, proto)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(sockaddr)
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        return sock
-    raise error or OSError(f"no address for {host}")
-
-
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = _checked_connection
-
-
-class _TLSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = _checked_connection
-
-
 class _Handler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_Connection, req)
+        return self.do_open(
+            CheckedHTTPConnection, req, allow_private=settings.IMAGE_PROXY_ALLOW_PRIVATE
+        )
 
 
 class _TLSHandler(urllib.request.HTTPSHandler):
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_TLSConnection, req, context=self._context)
+        return self.do_open(
+            CheckedHTTPSConnection,
+            req,
+            context=self._context,
+            allow_private=settings.IMAGE_PROXY_ALLOW_PRIVATE,
+        )
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):

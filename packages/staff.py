@@ -24,7 +24,7 @@ MODERATORS = "moderators"
 ADMINISTRATORS = "administrators"
 
 # The apps whose models staff see in admin.
-STAFF_APPS = ("packages", "accounts", "auth", "admin", "django_rq")
+STAFF_APPS = ("packages", "accounts", "webhooks", "auth", "admin", "django_rq")
 
 # (app label, codename) beyond "view" on every model of STAFF_APPS.
 MODERATOR_PERMISSIONS = {

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "uploads",
     "backups",
     "operations",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -282,6 +283,14 @@ CONTENT_SECURITY_POLICY = env(
 # loopback addresses unless IMAGE_PROXY_ALLOW_PRIVATE is on (tests, closed networks).
 IMAGE_PROXY = env_bool("IMAGE_PROXY", True)
 IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE")
+
+# --- Webhooks -------------------------------------------------------------------------------
+# Deliveries go only to hosts on the public internet unless WEBHOOKS_ALLOW_PRIVATE is on
+# (tests, closed networks); each attempt waits WEBHOOKS_TIMEOUT seconds at most. Without Redis
+# a delivery is tried WEBHOOKS_INLINE_ATTEMPTS times at once (webhooks/jobs.py says why).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE")
+WEBHOOKS_TIMEOUT = env_int("WEBHOOKS_TIMEOUT", 5)
+WEBHOOKS_INLINE_ATTEMPTS = env_int("WEBHOOKS_INLINE_ATTEMPTS", 3)
 
 # --- Accounts -------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -26,6 +26,7 @@ from packages.models import AdminFlag, File, Project, Release, RoleName
 from packages.staff import ADMINISTRATORS, MODERATORS
 from tests.dists import make_sdist, make_wheel
 from uploads.importing import import_file
+from webhooks.models import Delivery, Subscription
 
 # Argon2 takes a second a hash on a busy machine, and the seed makes fourteen; these are still
 # real hashes, checked by Django's own hasher after the move.
@@ -119,5 +120,17 @@ def seed_index() -> dict[str, str]:
         by=admin,
     )
     account_moderation.freeze_user(user=carol, reason="abuse", by=admin)
+    # Webhooks last, so none of the events above is delivered anywhere; one logged delivery.
+    hook = Subscription.objects.create(
+        project=Project.objects.get(name="demo-one"),
+        project_name="demo-one",
+        url="https://hooks.example.com/index",
+        events=["file.uploaded"],
+        secret="webhook-secret",
+        created_by=alice,
+    )
+    Delivery.objects.create(
+        subscription=hook, event="file.uploaded", payload={"project": "demo-one"}, attempts=1
+    )
     assert File.objects.filter(metadata_sha256="").exists()  # the sdist: no .metadata
     return tokens

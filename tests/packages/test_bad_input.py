@@ -18,6 +18,7 @@ from django.urls.resolvers import RoutePattern
 from accounts.login import AUTHENTICATED_AT_KEY
 from packages.models import File
 from tests.factories import make_token, make_user, post_upload, wheel_upload
+from webhooks.models import Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +134,14 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         assert post_upload(client, upload, make_token(user)).status_code == 200
     file = File.objects.get()
     identifier = user.api_tokens.first().identifier
+    hook = Subscription.objects.create(
+        project=file.release.project, url="https://ci.example.com/", events=["file.uploaded"]
+    )
+    delivery = Delivery.objects.create(subscription=hook, event="file.uploaded", payload={})
     return {
         **GOOD,
+        "subscription_id": str(hook.pk),
+        "delivery_id": str(delivery.pk),
         "file_id": str(file.pk),
         "email_id": str(user.emails.first().pk),
         "identifier": str(identifier),

@@ -11,6 +11,7 @@ import pytest
 
 from packages import images
 from packages.jobs import render_description
+from packages.outbound import is_public
 from packages.rendering import render_description as render
 from tests.factories import make_project, make_release
 
@@ -160,8 +161,8 @@ def test_proxy_refuses_loopback_and_private_hosts_by_default(client, image_host,
 
 
 def test_private_link_local_and_mapped_loopback_addresses_are_not_public():
-    assert images._is_public("93.184.215.14") and not images._is_public("::ffff:127.0.0.1")
-    assert not images._is_public("169.254.169.254") and not images._is_public("fd00::1")
+    assert is_public("93.184.215.14") and not is_public("::ffff:127.0.0.1")
+    assert not is_public("169.254.169.254") and not is_public("fd00::1")
 
 
 def test_proxy_turned_off_answers_404(client, image_host, settings):
