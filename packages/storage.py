@@ -328,10 +328,16 @@ def remove_page_set(*, key: str, names: list[str]) -> bool:
 
 
 def ensure_alias(*, key: str, target: str) -> None:
-    """A fixed symlink `key` -> `target` (relative), so that a plain web server finds
-    `simple/index.html` inside the root's page set; nothing on S3, where pages are objects."""
+    """`key` serves what `target` (relative to key's folder) holds, so that a plain web server
+    or the bucket finds `simple/index.html` in the root's page set: a fixed symlink on local
+    storage, a server-side copy of the current object on S3."""
     storage = storages["default"]
     if not isinstance(storage, FileSystemStorage):
+        source = _s3_object(storage, posixpath.join(posixpath.dirname(key), target))
+        _s3_object(storage, key).copy_from(
+            CopySource={"Bucket": source.bucket_name, "Key": source.key},
+            MetadataDirective="COPY",
+        )
         return
     path = storage.path(key)
     if os.path.islink(path) and os.readlink(path) == target:
