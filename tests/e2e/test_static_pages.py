@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import pytest
 import requests
 
 from tests.e2e.helpers import (
-    REPO,
     free_port,
     installed,
     make_venv,
@@ -25,7 +22,8 @@ from tests.e2e.helpers import (
     uv_pip_install,
 )
 from tests.e2e.nginx import MISSING, nginx_binary, nginx_process
-from tests.e2e.servers import LiveServer, live_server_process, stop_process_group
+from tests.e2e.servers import LiveServer, live_server_process
+from tests.e2e.workers import rq_worker
 
 pytestmark = [
     pytest.mark.e2e,
@@ -46,27 +44,6 @@ SAME_HEADERS = (
     "Surrogate-Key",
     "Access-Control-Allow-Origin",
 )
-
-
-@contextlib.contextmanager
-def rq_worker(server: LiveServer):
-    """With REDIS_URL the pages are written by the job queue: run a real worker beside the app."""
-    if not server.env.get("REDIS_URL"):
-        yield
-        return
-    with open(server.data_dir / "worker.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default"],
-            cwd=REPO,
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield
-    finally:
-        stop_process_group(process)
 
 
 def wait_for_pages(server: LiveServer, storage: Path, names: list[str]) -> None:
