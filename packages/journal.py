@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Max
 
 from accounts.actors import actor_name
 from packages.models import JournalEntry, Project
+from packages.publishing import project_changed
 
 # Any constant works; it only has to be the same for every writer.
 _JOURNAL_LOCK_KEY = 0x7079_7069
@@ -35,8 +35,9 @@ def record_change(
     )
     Project.objects.filter(pk=project.pk).update(last_serial=entry.pk)
     project.last_serial = entry.pk
+    project_changed(normalized_name=project.normalized_name)
     return entry
 
 
 def last_serial() -> int:
-    return JournalEntry.objects.aggregate(m=Max("id"))["m"] or 0
+    return JournalEntry.objects.last_serial()

@@ -212,6 +212,11 @@ class Role(models.Model):
         return f"{self.role_name} {self.user} on {self.project}"
 
 
+class JournalQuerySet(models.QuerySet):
+    def last_serial(self) -> int:
+        return self.aggregate(m=models.Max("id"))["m"] or 0
+
+
 class JournalEntry(models.Model):
     """One row per change; `id` is the serial that `X-PyPI-Last-Serial` and mirrors use."""
 
@@ -225,6 +230,8 @@ class JournalEntry(models.Model):
     # Who made the change, as text (PyPI keeps a username): the site user's name, or for a
     # manage.py command its --actor (by default the OS user who ran it). It outlives the user.
     submitted_by_name = models.CharField(max_length=150, blank=True)
+
+    objects = JournalQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "journal entries"

@@ -11,6 +11,9 @@ then published).
 - S3 (django-storages S3Storage): a PUT, single or multipart, becomes visible only once complete.
   The object carries its sha256 as user metadata; after the PUT a HEAD checks the size and it.
 
+Static simple pages (packages/static_pages.py) are published here too, as page sets: see the
+section at the end.
+
 A failed write raises `StorageFull` (no space or quota) or `StorageUnavailable` (any other
 storage error), and leaves nothing behind at the key or beside it.
 """
@@ -23,6 +26,8 @@ import hashlib
 import os
 import posixpath
 import secrets
+import shutil
+from dataclasses import dataclass
 from typing import IO
 
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -242,3 +247,202 @@ def _digest_of(handle: IO[bytes]) -> tuple[int, str]:
         digest.update(chunk)
     handle.seek(0)
     return size, digest.hexdigest()
+
+
+# --- Page sets (static simple pages, packages/static_pages.py) ------------------------------
+#
+# A page set is a few small files that must change together (a project's HTML and JSON simple
+# pages and their gzip forms), published under one key such as `simple/<name>`.
+#
+# - Local files: each version is a folder `simple/.pages/<name>/<version>/` written in full
+#   under a temporary name and renamed into place; `simple/<name>` is a symlink to it, swapped
+#   by `os.replace` (a rename: a reader sees the old set or the new one, never a mix). The
+#   version names the serial and ETags, so a web server reads them from the resolved path
+#   (nginx: `$realpath_root`, deploy/nginx/). The previous version stays for readers that
+#   resolved the link just before the swap; older ones are removed.
+# - S3: one PUT per file (each atomic), the version in each object's metadata.
+
+PAGES_PREFIX = "simple"
+_VERSIONS = ".pages"
+PAGE_VERSION_METADATA = "page-version"
+# The page whose metadata holds an S3 page set's version.
+_FIRST_PAGE = "index.html"
+
+
+@dataclass(frozen=True)
+class PageFile:
+    name: str
+    body: bytes
+    content_type: str
+
+
+def page_set_version(*, key: str) -> str | None:
+    """The version published under `key`, None if there is none."""
+    storage = storages["default"]
+    if isinstance(storage, FileSystemStorage):
+        try:
+            return posixpath.basename(os.readlink(storage.path(key)))
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            return None
+    head = _s3_head_metadata(storage, f"{key}/{_FIRST_PAGE}")
+    return head.get(PAGE_VERSION_METADATA) if head is not None else None
+
+
+def publish_page_set(*, key: str, version: str, pages: list[PageFile]) -> bool:
+    """Make `key` serve exactly `pages` as `version`; False if that version is already there.
+
+    The caller serializes writers of one key (static_pages takes a lock) and decides whether
+    `version` is newer than what is published.
+    """
+    storage = storages["default"]
+    if page_set_version(key=key) == version:
+        return False
+    try:
+        if isinstance(storage, FileSystemStorage):
+            _publish_local(storage, key=key, version=version, pages=pages)
+        else:
+            _publish_s3(storage, key=key, version=version, pages=pages)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"no space left to store {key}") from exc
+        raise StorageUnavailable(f"could not store {key}: {exc}") from exc
+    return True
+
+
+def remove_page_set(*, key: str, names: list[str]) -> bool:
+    """Stop serving `key` (the link first, then its versions); False if there was nothing."""
+    storage = storages["default"]
+    if not isinstance(storage, FileSystemStorage):
+        found = page_set_version(key=key) is not None
+        for name in names:
+            storage.delete(f"{key}/{name}")
+        return found
+    link = storage.path(key)
+    try:
+        os.unlink(link)
+    except FileNotFoundError:
+        return False
+    _fsync_directory(os.path.dirname(link))
+    shutil.rmtree(_versions_directory(storage, key), ignore_errors=True)
+    return True
+
+
+def ensure_alias(*, key: str, target: str) -> None:
+    """`key` serves what `target` (relative to key's folder) holds, so that a plain web server
+    or the bucket finds `simple/index.html` in the root's page set: a fixed symlink on local
+    storage, a server-side copy of the current object on S3."""
+    storage = storages["default"]
+    if not isinstance(storage, FileSystemStorage):
+        source = _s3_object(storage, posixpath.join(posixpath.dirname(key), target))
+        _s3_object(storage, key).copy_from(
+            CopySource={"Bucket": source.bucket_name, "Key": source.key},
+            MetadataDirective="COPY",
+        )
+        return
+    path = storage.path(key)
+    if os.path.islink(path) and os.readlink(path) == target:
+        return
+    temp = f"{path}.tmp-{secrets.token_hex(8)}"
+    os.symlink(target, temp)
+    os.replace(temp, path)
+
+
+def set_marker(*, key: str, present: bool) -> None:
+    """An empty file at `key` (local storage only): how nginx learns that a file must not be
+    served (deploy/nginx/index.conf), since it serves /packages/ without asking the app."""
+    storage = storages["default"]
+    if not isinstance(storage, FileSystemStorage):
+        return
+    path = storage.path(key)
+    if present:
+        _make_directory(storage, os.path.dirname(path))
+        with open(path, "a"):
+            pass
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def has_marker(*, key: str) -> bool:
+    storage = storages["default"]
+    return isinstance(storage, FileSystemStorage) and os.path.exists(storage.path(key))
+
+
+def _versions_directory(storage: FileSystemStorage, key: str) -> str:
+    parent, name = posixpath.split(key)
+    return storage.path(posixpath.join(parent, _VERSIONS, name))
+
+
+def _publish_local(
+    storage: FileSystemStorage, *, key: str, version: str, pages: list[PageFile]
+) -> None:
+    """1. Write every file into a temporary folder beside the versions, fsynced.
+    2. Rename the folder to its version (a concurrent identical write may have done it).
+    3. Point a temporary symlink at it and rename that over `key`.
+    4. Remove versions other than this one and the one it replaced.
+    """
+    versions = _versions_directory(storage, key)
+    _make_directory(storage, versions)
+    final = os.path.join(versions, version)
+    if not os.path.isdir(final):
+        temp = os.path.join(versions, f".tmp-{secrets.token_hex(8)}")
+        os.mkdir(temp)
+        try:
+            for page in pages:
+                with open(os.path.join(temp, page.name), "xb") as handle:
+                    handle.write(page.body)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                if storage.file_permissions_mode is not None:
+                    os.chmod(os.path.join(temp, page.name), storage.file_permissions_mode)
+            _fsync_directory(temp)
+            try:
+                os.rename(temp, final)
+            except OSError:
+                if not os.path.isdir(final):
+                    raise
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        _fsync_directory(versions)
+    link = storage.path(key)
+    previous = page_set_version(key=key)
+    target = posixpath.join(_VERSIONS, posixpath.basename(key), version)
+    temp_link = f"{link}.tmp-{secrets.token_hex(8)}"
+    os.symlink(target, temp_link)
+    try:
+        os.replace(temp_link, link)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_link)
+        raise
+    _fsync_directory(os.path.dirname(link))
+    for name in os.listdir(versions):
+        if name not in (version, previous):
+            shutil.rmtree(os.path.join(versions, name), ignore_errors=True)
+
+
+def _publish_s3(storage: Storage, *, key: str, version: str, pages: list[PageFile]) -> None:
+    # The first page carries the version that page_set_version reads, so it goes last: a
+    # failure part-way leaves the old version recorded and the next write completes the set.
+    ordered = sorted(pages, key=lambda page: page.name == _FIRST_PAGE)
+    for page in ordered:
+        params = {
+            "ContentType": page.content_type,
+            "Metadata": {PAGE_VERSION_METADATA: version},
+        }
+        if storage.default_acl:
+            params["ACL"] = storage.default_acl
+        _s3_object(storage, f"{key}/{page.name}").put(Body=page.body, **params)
+
+
+def _s3_head_metadata(storage: Storage, key: str) -> dict[str, str] | None:
+    from botocore.exceptions import ClientError
+
+    obj = _s3_object(storage, key)
+    try:
+        obj.load()
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+    return obj.metadata or {}

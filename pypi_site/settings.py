@@ -240,6 +240,16 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# --- Static simple pages and CDN (packages/static_pages.py, packages/cdn.py) --------------
+# Write every project's simple pages to storage (under simple/) after each change, for nginx
+# (deploy/nginx/) or the bucket to serve while app servers are down.
+STATIC_SIMPLE_PAGES = env_bool("STATIC_SIMPLE_PAGES")
+# After a project changes, purge its surrogate keys: a URL with "{key}" gets one POST per key,
+# any other URL one PURGE request with a Surrogate-Key header. CDN_PURGE_HEADER ("Name: value")
+# is sent with each (the CDN's credentials).
+CDN_PURGE_URL = env("CDN_PURGE_URL")
+CDN_PURGE_HEADER = env("CDN_PURGE_HEADER")
+
 # --- Uploads --------------------------------------------------------------------------------
 # PyPI's defaults: 100 MiB a file, 10 GiB a project; staff may raise a project's file limit
 # up to MAX_UPLOAD_LIMIT, which is also the hard cap applied while the body streams in.

@@ -12,7 +12,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from packages import simple
+from packages import cdn, simple
 from packages.api import NotFound, render_project_json
 from packages.files import serve_file
 from packages.journal import last_serial
@@ -67,9 +67,9 @@ def simple_index(request: HttpRequest) -> HttpResponse:
     )
     headers = {
         **CORS,
+        **cdn.simple_cache_headers(normalized_name=None),
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(serial),
-        "Cache-Control": "public, max-age=600",
     }
     return page_response(request, page, headers=headers)
 
@@ -93,9 +93,9 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}"
     headers = {
         **CORS,
+        **cdn.simple_cache_headers(normalized_name=project.normalized_name),
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(project.last_serial),
-        "Cache-Control": "public, max-age=600",
     }
     page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request))
     return page_response(request, page, headers=headers)

@@ -1,0 +1,187 @@
+"""Static simple pages: a project's PEP 503 HTML and PEP 691 JSON pages, and the root, kept in
+storage so that a plain web server (deploy/nginx/) or the bucket serves `/simple/` while no app
+server runs.
+
+Pages are rendered by `packages.simple`, the code the views use, and published as page sets
+(`packages.storage`): under `simple/<name>/` (and `simple/_root/` for the root, also reachable
+as `simple/index.html`) the files
+
+    index.html       text/html                                  (and index.html.gz)
+    index.v1_html    application/vnd.pypi.simple.v1+html, same bytes (and .gz)
+    index.v1_json    application/vnd.pypi.simple.v1+json       (and .gz)
+
+A set's version is `<serial>.<md5 of the HTML>.<md5 of the JSON>`: the serial for
+X-PyPI-Last-Serial and the ETags the app sends for the same bytes.
+
+Writers of one page set take a lock and never replace a newer serial with an older one, so jobs
+that run out of order or twice leave the newest pages.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, storages
+from django.db import connection, transaction
+
+from packages import simple
+from packages.models import File, JournalEntry, Project
+from packages.storage import (
+    PAGES_PREFIX,
+    PageFile,
+    ensure_alias,
+    has_marker,
+    page_set_version,
+    publish_page_set,
+    remove_page_set,
+    set_marker,
+)
+
+ROOT = "_root"  # Not a normalized project name (no underscores), so never a project's set.
+FORMATS = (
+    ("index.html", simple.HTML),
+    ("index.v1_html", simple.V1_HTML),
+    ("index.v1_json", simple.V1_JSON),
+)
+# HTML is rendered once: the v1+html page has the same bytes under another Content-Type.
+_RENDERED = (simple.HTML, simple.V1_JSON)
+PAGE_NAMES = [name for base, _fmt in FORMATS for name in (base, f"{base}.gz")]
+# Local storage: an empty file here for each stored object nginx must not serve (the files of
+# a quarantined project), deploy/nginx/index.conf checks it before serving /packages/.
+HIDDEN_PREFIX = f"{PAGES_PREFIX}/.quarantined"
+# PostgreSQL advisory lock namespace for page writers (two-int form; any unused constant).
+_PAGE_LOCKS = 0x5354_4154
+
+WRITTEN, UNCHANGED, REMOVED, ABSENT = "written", "unchanged", "removed", "absent"
+
+
+def project_key(normalized_name: str) -> str:
+    return f"{PAGES_PREFIX}/{normalized_name}"
+
+
+def stored_serial(version: str | None) -> int:
+    return int(version.split(".", 1)[0]) if version else -1
+
+
+def publish_project(*, normalized_name: str, force: bool = False) -> str:
+    """Write (or remove, for a deleted project) one project's pages.
+
+    1. Under the page set's lock, load the project as the view does; gone: remove its pages.
+    2. Unless `force`, stop if the stored serial is already this one or newer.
+    3. Render both formats with `packages.simple`, gzip each, publish the set.
+    4. Local storage: hide a quarantined project's files from nginx, unhide them once lifted.
+    """
+    key = project_key(normalized_name)
+    with _page_lock(normalized_name):
+        project = (
+            Project.objects.filter(normalized_name=normalized_name)
+            .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
+            .first()
+        )
+        if project is None:
+            return REMOVED if remove_page_set(key=key, names=PAGE_NAMES) else ABSENT
+        stored = stored_serial(page_set_version(key=key))
+        if stored > project.last_serial or (stored == project.last_serial and not force):
+            return UNCHANGED
+        files = simple.project_files(project.pk, files_url=settings.FILES_BASE_URL)
+        bodies = {fmt: simple.render_detail(project, files, fmt=fmt) for fmt in _RENDERED}
+        written = _publish(key=key, serial=project.last_serial, bodies=bodies)
+        _hide_files(project)
+    return WRITTEN if written else UNCHANGED
+
+
+def publish_root(*, force: bool = False) -> str:
+    """Write the `/simple/` root, as the view renders it, with the journal's last serial."""
+    key = project_key(ROOT)
+    with _page_lock(ROOT):
+        serial = JournalEntry.objects.last_serial()
+        stored = stored_serial(page_set_version(key=key))
+        if stored > serial or (stored == serial and not force):
+            return UNCHANGED
+        projects = list(
+            Project.objects.visible()
+            .order_by("normalized_name")
+            .values_list("name", "normalized_name", "last_serial")
+        )
+        bodies = {fmt: simple.render_index(projects, serial=serial, fmt=fmt) for fmt in _RENDERED}
+        written = _publish(key=key, serial=serial, bodies=bodies)
+    for name in PAGE_NAMES:
+        ensure_alias(key=f"{PAGES_PREFIX}/{name}", target=f"{ROOT}/{name}")
+    return WRITTEN if written else UNCHANGED
+
+
+def published_names() -> Iterator[str]:
+    """Names of the projects that have a page set (local storage; S3 lists no folders cheaply,
+    and its sets of deleted projects are removed by the job that deletes them)."""
+    storage = storages["default"]
+    if not isinstance(storage, FileSystemStorage):
+        return
+    folder = Path(storage.path(PAGES_PREFIX))
+    if not folder.is_dir():
+        return
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink() and not entry.name.startswith((".", "_", "index.")):
+            yield entry.name
+
+
+def _publish(*, key: str, serial: int, bodies: dict[str, bytes]) -> bool:
+    html, json_ = bodies[simple.HTML], bodies[simple.V1_JSON]
+    version = f"{serial}.{_md5(html)}.{_md5(json_)}"
+    pages = []
+    for name, fmt in FORMATS:
+        body = json_ if fmt == simple.V1_JSON else html
+        pages.append(PageFile(name=name, body=body, content_type=fmt))
+        # mtime=0: the same bytes give the same .gz, whoever writes them.
+        packed = gzip.compress(body, compresslevel=9, mtime=0)
+        pages.append(PageFile(name=f"{name}.gz", body=packed, content_type="application/gzip"))
+    return publish_page_set(key=key, version=version, pages=pages)
+
+
+def _md5(body: bytes) -> str:
+    # The ETag the app sends for these bytes (packages/responses.py), without its quotes.
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+def _hide_files(project: Project) -> None:
+    """Markers exist exactly while the project is quarantined. Checking one file's marker
+    first keeps an ordinary upload to a large project from touching every file."""
+    paths = list(
+        File.objects.filter(release__project_id=project.pk)
+        .order_by("pk")
+        .values_list("path", "metadata_sha256")
+    )
+    if not paths:
+        return
+    if not project.is_quarantined and not has_marker(key=_marker(paths[0][0])):
+        return
+    for path, metadata_sha256 in paths:
+        set_marker(key=_marker(path), present=project.is_quarantined)
+        if metadata_sha256:
+            set_marker(key=_marker(f"{path}.metadata"), present=project.is_quarantined)
+
+
+def _marker(path: str) -> str:
+    return f"{HIDDEN_PREFIX}/{path}"
+
+
+@contextmanager
+def _page_lock(name: str) -> Iterator[None]:
+    """One writer per page set: a PostgreSQL advisory lock (every app server and worker shares
+    the database), or with SQLite (one machine) a file lock."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_PAGE_LOCKS, name])
+            yield
+        return
+    with open(Path(settings.DATA_DIR) / "static-pages.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
