@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.helpers import normalize, twine_upload
+from tests.e2e.servers import S3_CREDENTIALS as CREDENTIALS
 from tests.e2e.servers import live_server_process
-from tests.e2e.test_s3 import CREDENTIALS, moto_endpoint  # noqa: F401 - the fixture
 from tests.e2e.workers import rq_worker
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ BUCKET = "e2e-static-pages"
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
-def test_pages_are_written_to_the_bucket(moto_endpoint, dists, tmp_path):  # noqa: F811
+def test_pages_are_written_to_the_bucket(moto_endpoint, dists, tmp_path):
     endpoint, _log = moto_endpoint
     client = boto3.client(
         "s3",
