@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from django.core.files.storage import storages
 
 from packages.models import File, FilenameRegistry, JournalEntry, Project, Release, Role
-from tests.dists import make_wheel
+from tests.dists import metadata_text
 from tests.factories import (
     UploadRequest,
     basic_auth,
@@ -292,13 +293,16 @@ def test_legacy_filenames_accepted_when_enabled(client, token, settings):
 def test_only_one_sdist_per_release(client, token, settings):
     settings.ACCEPT_LEGACY_FILENAMES = True
     assert post_upload(client, sdist_upload(), token).status_code == 200
-    # A .zip of the same release (legacy names allowed) is a second sdist.
-    _name, body = make_wheel()
+    # A well-formed .zip sdist of the same release (legacy names allowed) is a second sdist.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("demo-1.0/PKG-INFO", metadata_text("demo", "1.0"))
+        archive.writestr("demo-1.0/setup.py", "from setuptools import setup\nsetup()\n")
     zipped = UploadRequest(
-        filename="demo-1.0.zip", content=body, filetype="sdist", pyversion="source"
+        filename="demo-1.0.zip", content=buffer.getvalue(), filetype="sdist", pyversion="source"
     )
     response = post_upload(client, zipped, token)
-    assert response.status_code == 400
+    assert_refused(response, 400, "Only one sdist may be uploaded per release.")
     assert File.objects.count() == 1
 
 
