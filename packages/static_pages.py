@@ -19,7 +19,6 @@ that run out of order or twice leave the newest pages.
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import hashlib
 from collections.abc import Iterator
@@ -42,6 +41,7 @@ from packages.storage import (
     remove_page_set,
     set_marker,
 )
+from pypi_site.locks import advisory_xact_lock, file_lock
 
 ROOT = "_root"  # Not a normalized project name (no underscores), so never a project's set.
 FORMATS = (
@@ -175,13 +175,9 @@ def _page_lock(name: str) -> Iterator[None]:
     """One writer per page set: a PostgreSQL advisory lock (every app server and worker shares
     the database), or with SQLite (one machine) a file lock."""
     if connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_PAGE_LOCKS, name])
+        with transaction.atomic():
+            advisory_xact_lock(_PAGE_LOCKS, name)
             yield
         return
-    with open(Path(settings.DATA_DIR) / "static-pages.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(settings.DATA_DIR) / "static-pages.lock"):
+        yield

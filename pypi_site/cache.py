@@ -13,7 +13,6 @@ the next try, so a dead Redis costs one connect timeout every few seconds, not o
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
 import os
@@ -26,6 +25,8 @@ from typing import Any
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 
+from pypi_site.locks import file_lock
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,12 +34,8 @@ class SharedFileCache(FileBasedCache):
     @contextmanager
     def _locked(self) -> Iterator[None]:
         os.makedirs(self._dir, exist_ok=True)
-        with open(os.path.join(self._dir, ".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(os.path.join(self._dir, ".lock")):
+            yield
 
     def add(self, key: str, value: Any, timeout: Any = None, version: int | None = None) -> bool:
         with self._locked():

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import logging
@@ -36,6 +35,7 @@ from packages.models import File, FilenameRegistry, PackageType, Project, RoleNa
 from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from packages.storage import StorageError, StorageFull, store_verified
+from pypi_site.locks import advisory_xact_lock, file_lock
 from uploads.checks import (
     UploadError,
     UploadForm,
@@ -119,12 +119,8 @@ def _one_writer_at_a_time() -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
-    with open(Path(settings.DATA_DIR) / "upload.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(settings.DATA_DIR) / "upload.lock"):
+        yield
 
 
 def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Uploader) -> None:
@@ -276,9 +272,8 @@ def _lock_objects(keys: list[str]) -> None:
     (the two-int form, a key space apart from the journal's lock)."""
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        for path in sorted({key.removesuffix(".metadata") for key in keys}):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_OBJECT_LOCKS, path])
+    for path in sorted({key.removesuffix(".metadata") for key in keys}):
+        advisory_xact_lock(_OBJECT_LOCKS, path)
 
 
 def _claim_objects(

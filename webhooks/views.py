@@ -4,8 +4,7 @@ redeliver). Owners only (packages.permissions.manage_denial), after a recent pas
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -13,23 +12,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import manage_required, reauth_redirect
 from accounts.events import client_ip
-from packages import permissions, releases
 from packages.models import Project
+from packages.views.manage import managed_project
 from webhooks import events, subscriptions
 from webhooks.forms import SubscriptionForm
 from webhooks.models import Delivery, Subscription
 
 LOG_SIZE = 50
-
-
-def _managed_project(request: HttpRequest, name: str) -> Project:
-    project = releases.find_project(name)
-    if project is None:
-        raise Http404(f"No project named {name!r}")
-    denial = permissions.manage_denial(user=request.user, project=project)
-    if denial is not None:
-        raise PermissionDenied(denial.message)
-    return project
 
 
 def _page_url(project: Project) -> str:
@@ -40,7 +29,7 @@ def _page_url(project: Project) -> str:
 @manage_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def webhooks_page(request: HttpRequest, name: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     if response := reauth_redirect(request, next_path=_page_url(project)):
         return response
     form = SubscriptionForm(request.POST if request.method == "POST" else None)
@@ -79,7 +68,7 @@ def _context(project: Project, form: SubscriptionForm, created: Subscription | N
 @manage_required
 @require_POST
 def delete_webhook(request: HttpRequest, name: str, subscription_id: int) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     if response := reauth_redirect(request, next_path=_page_url(project)):
         return response
     subscription = get_object_or_404(Subscription, pk=subscription_id, project=project)
@@ -93,7 +82,7 @@ def delete_webhook(request: HttpRequest, name: str, subscription_id: int) -> Htt
 @manage_required
 @require_POST
 def redeliver(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     if response := reauth_redirect(request, next_path=_page_url(project)):
         return response
     delivery = get_object_or_404(

@@ -25,7 +25,7 @@ from packages.search import with_latest_release
 HISTORY_PAGE_SIZE = 50
 
 
-def _managed_project(request: HttpRequest, name: str) -> Project:
+def managed_project(request: HttpRequest, name: str) -> Project:
     """The project, if this user may manage it: 404 for no such project, 403 otherwise."""
     project = releases.find_project(name)
     if project is None:
@@ -61,7 +61,7 @@ def projects(request: HttpRequest) -> HttpResponse:
 @manage_required
 @require_safe
 def project_releases(request: HttpRequest, name: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     rows = project.releases.order_by("-sort_order").only(
         "version", "created", "yanked", "yanked_reason", "is_prerelease", "project_id"
     )
@@ -72,7 +72,7 @@ def project_releases(request: HttpRequest, name: str) -> HttpResponse:
 @manage_required
 @require_safe
 def release_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     release = _release(project, version)
     if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
@@ -98,7 +98,7 @@ def _release_context(
 @manage_required
 @require_POST
 def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     release = _release(project, version)
     if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
@@ -117,7 +117,7 @@ def yank(request: HttpRequest, name: str, version: str) -> HttpResponse:
 @manage_required
 @require_POST
 def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     release = _release(project, version)
     if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
@@ -129,7 +129,7 @@ def unyank(request: HttpRequest, name: str, version: str) -> HttpResponse:
 @manage_required
 @require_POST
 def delete_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     release = _release(project, version)
     if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
@@ -145,7 +145,7 @@ def delete_release(request: HttpRequest, name: str, version: str) -> HttpRespons
 @manage_required
 @require_POST
 def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     release = _release(project, version)
     if response := reauth_redirect(request, next_path=_release_url(release)):
         return response
@@ -166,7 +166,7 @@ def delete_file(request: HttpRequest, name: str, version: str, file_id: int) -> 
 @require_http_methods(["GET", "HEAD", "POST"])
 def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     """Project settings; for now the one setting is deleting the project."""
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     then = reverse("manage-project-settings", args=[project.name])
     if response := reauth_redirect(request, next_path=then):
         return response
@@ -183,7 +183,7 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
 @manage_required
 @require_safe
 def history(request: HttpRequest, name: str) -> HttpResponse:
-    project = _managed_project(request, name)
+    project = managed_project(request, name)
     events = ProjectEvent.objects.filter(project=project).select_related("user").order_by("-time")
     page = Paginator(events, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"project": project, "page": page, "tab": "history"}
