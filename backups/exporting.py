@@ -118,7 +118,8 @@ def table_rows(
 def _model_rows(table: Table, *, user_names: dict[int, str]) -> Iterator[Row]:
     fields = columns(table)
     extras = _extra_columns(table)
-    query = table.model._default_manager.order_by("pk").values_list(
+    # The base manager: rows deleted by owners (kept for the point-in-time view) are exported.
+    query = table.model._base_manager.order_by("pk").values_list(
         "pk", *(field.attname for field in fields)
     )
     for pk, *values in query.iterator(chunk_size=2000):
@@ -194,7 +195,9 @@ def permission_ids() -> dict[str, int]:
 
 def _copy_objects(directory: Path, *, write: ProgressWrite, every: int) -> dict[str, int]:
     storage = storages["default"]
-    files = File.objects.order_by("pk").values("path", "size", "sha256_digest", "metadata_sha256")
+    files = File.all_objects.order_by("pk").values(
+        "path", "size", "sha256_digest", "metadata_sha256"
+    )
     progress = Progress(write, "files", total=files.count(), every=every)
     count = total = 0
     for row in files.iterator(chunk_size=2000):

@@ -184,7 +184,7 @@ def check_target(directory: Path) -> None:
     for table in tables():
         if not table.keeps_ids or table.model is AdminFlag:  # Flags exist after migrate.
             continue
-        count = table.model._default_manager.count()
+        count = table.model._base_manager.count()
         if count:
             noun = table.model._meta.verbose_name_plural
             raise BackupError(

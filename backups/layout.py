@@ -12,8 +12,8 @@
                          digests, which check them
 
 Tables, in the order they are imported: groups, users, accounts, emails, recovery_codes,
-user_events, projects, releases, files, filename_registry, roles, role_invitations, journal,
-project_events, prohibited_names, admin_flags, webhook_subscriptions, webhook_deliveries,
+user_events, projects, releases, files, yank_changes, filename_registry, roles, role_invitations,
+journal, project_events, prohibited_names, admin_flags, webhook_subscriptions, webhook_deliveries,
 api_tokens.
 
 A row has one key per column, named after the model field (`project`, not `project_id`).
@@ -56,6 +56,7 @@ from packages.models import (
     Release,
     Role,
     RoleInvitation,
+    YankChange,
 )
 from webhooks.models import Delivery, Subscription
 
@@ -93,6 +94,7 @@ def tables() -> list[Table]:
         Table("projects", Project, keeps_ids=True),
         Table("releases", Release, keeps_ids=True),
         Table("files", File, keeps_ids=True),
+        Table("yank_changes", YankChange, keeps_ids=True),
         Table("filename_registry", FilenameRegistry, keeps_ids=True),
         Table("roles", Role, keeps_ids=True),
         Table("role_invitations", RoleInvitation, keeps_ids=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 
 from django.urls import reverse
 
@@ -28,15 +29,37 @@ def render_project_json(
     """Four queries whatever the size of the project: releases, files, roles (the project was
     already loaded by the caller)."""
     releases = list(Release.objects.filter(project=project).order_by("sort_order"))
+    files = File.objects.filter(release__project=project).order_by("filename")
+    return project_json(
+        project,
+        releases=releases,
+        files=files,
+        version=version,
+        base_url=base_url,
+        file_url=lambda file: f"{files_url}{file.path}",
+    )
+
+
+def project_json(
+    project: Project,
+    *,
+    releases: list[Release],
+    files: Iterable[File],
+    version: str | None,
+    base_url: str,
+    file_url: Callable[[File], str],
+) -> bytes:
+    """The JSON API body from releases (in PEP 440 order) and files (by filename): the live
+    view and the point-in-time view (packages/history.py) each choose them."""
     release = latest_release(releases) if version is None else _match_version(releases, version)
     if release is None:
         raise NotFound(version or project.name)
 
     files_by_release: dict[int, list[dict]] = defaultdict(list)
     release_by_id = {r.pk: r for r in releases}
-    for file in File.objects.filter(release__project=project).order_by("filename"):
+    for file in files:
         files_by_release[file.release_id].append(
-            _file_json(file, release_by_id[file.release_id], files_url)
+            _file_json(file, release_by_id[file.release_id], file_url(file))
         )
     roles = (
         Role.objects.filter(project=project)
@@ -108,7 +131,7 @@ def _info_json(project: Project, release: Release, base_url: str) -> dict:
     }
 
 
-def _file_json(file: File, release: Release, files_url: str) -> dict:
+def _file_json(file: File, release: Release, url: str) -> dict:
     uploaded = file.upload_time
     return {
         "comment_text": file.comment_text,
@@ -128,7 +151,7 @@ def _file_json(file: File, release: Release, files_url: str) -> dict:
         "size": file.size,
         "upload_time": uploaded.strftime("%Y-%m-%dT%H:%M:%S"),
         "upload_time_iso_8601": uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "url": f"{files_url}{file.path}",
+        "url": url,
         "yanked": release.yanked,
         "yanked_reason": release.yanked_reason or None,
     }

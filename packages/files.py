@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from django.core.files.storage import FileSystemStorage, storages
+from django.db.models import QuerySet
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -43,12 +44,17 @@ def published_file(key: str) -> File | None:
     """The live File whose bytes (or PEP 658 metadata) `key` names, with its project: one
     query on the unique `path`. None for anything else, NUL bytes and overlong keys included
     (PostgreSQL refuses NUL in a query, and no stored path has one)."""
+    return file_by_key(key, queryset=File.objects.all())
+
+
+def file_by_key(key: str, *, queryset: QuerySet) -> File | None:
+    """The File of `queryset` whose bytes or metadata `key` names (see published_file)."""
     path = key.removesuffix(METADATA_SUFFIX)
     is_metadata = path != key
     if "\x00" in path or len(path) > File._meta.get_field("path").max_length:
         return None
     file = (
-        File.objects.filter(path=path)
+        queryset.filter(path=path)
         .select_related("release__project")
         .only(
             "path",
@@ -69,24 +75,32 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
     Public answers are immutable; a quarantined project's, for its members, are private."""
     file = published_file(key)
     if file is None:
-        return _not_found()
+        return not_found()
+    return serve_stored(request, file=file, key=key, public_cache=IMMUTABLE)
+
+
+def serve_stored(
+    request: HttpRequest, *, file: File, key: str, public_cache: str = IMMUTABLE
+) -> HttpResponse:
+    """Serve `key` of a File the caller found, if the requester may see its project.
+    `public_cache` is the Cache-Control of an answer anyone may see."""
     project = file.release.project
     if project.is_quarantined:
         if permissions.see_project_denial(user=request.user, project=project) is not None:
-            return _not_found()
+            return not_found()
         cache_control = PRIVATE
     else:
-        cache_control = IMMUTABLE
+        cache_control = public_cache
     storage = storages["default"]
     if not isinstance(storage, FileSystemStorage):
         # Object storage serves bytes and ranges itself; keep app servers out of the data path.
         response = HttpResponseRedirect(storage.url(key))
-        response["Cache-Control"] = "public, max-age=300" if cache_control == IMMUTABLE else PRIVATE
+        response["Cache-Control"] = "public, max-age=300" if cache_control != PRIVATE else PRIVATE
         return response
     try:
         handle = storage.open(key, "rb")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return _not_found()
+        return not_found()
     size = storage.size(key)
     etag = f'"{key.rsplit("/", 1)[0].replace("/", "")}-{size}"'
     content_type = "text/plain" if key.endswith(".metadata") else "application/octet-stream"
@@ -124,7 +138,7 @@ def _count_bytes(key: str, length: int) -> None:
     metrics.FILE_BYTES_SERVED.labels(kind=kind).inc(length)
 
 
-def _not_found() -> HttpResponse:
+def not_found() -> HttpResponse:
     response = HttpResponseNotFound("Not Found", content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = NOT_FOUND
     return response

@@ -148,7 +148,8 @@ def orphan_keys(
 
     def unreferenced(keys: list[str]) -> Iterator[str]:
         paths = {k.removesuffix(".metadata") for k in keys}
-        known = set(File.objects.filter(path__in=paths).values_list("path", flat=True))
+        # Deleted files keep their bytes for the point-in-time view until purged.
+        known = set(File.all_objects.filter(path__in=paths).values_list("path", flat=True))
         for key in keys:
             if key.removesuffix(".metadata") not in known:
                 try:
@@ -187,7 +188,7 @@ def read_wheel_metadata(file: File, *, storage: Storage) -> bytes:
 def extract_metadata(file_id: int, *, dry_run: bool = False) -> str:
     """Store a wheel's PEP 658 `.metadata` and record its sha256 if either is missing or wrong.
     Returns what happened: "ok", "fixed", "would fix", "not a wheel", "gone"."""
-    file = File.objects.select_related("release__project").filter(pk=file_id).first()
+    file = File.all_objects.select_related("release__project").filter(pk=file_id).first()
     if file is None:
         return "gone"
     if file.packagetype != PackageType.WHEEL:

@@ -25,9 +25,28 @@ class ProjectQuerySet(models.QuerySet):
         return self.exclude(lifecycle_status=LifecycleStatus.QUARANTINE_ENTER)
 
 
+class LiveManager(models.Manager):
+    """The default manager of Project, Release and File: rows an owner deleted are kept (with
+    `deleted_at`) for the point-in-time view (packages/history.py) until purged, and every
+    live read leaves them out. `all_objects` sees them; Django's cascades and foreign-key
+    access use the base manager, which sees them too."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class AllRowsManager(models.Manager):
+    """Every row, deleted ones included: the point-in-time view, backups, storage checks."""
+
+
+class LiveProjectManager(LiveManager.from_queryset(ProjectQuerySet)):
+    pass
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200, help_text="Display name, as last uploaded")
-    normalized_name = models.CharField(max_length=200, unique=True, editable=False)
+    # Unique among live projects (constraint below): a deleted project's name may be taken again.
+    normalized_name = models.CharField(max_length=200, db_index=True, editable=False)
     # packages.names.ultranormalize_name(name): indexed so confusable checks need no scan.
     ultranormalized_name = models.CharField(max_length=200, db_index=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -51,8 +70,21 @@ class Project(models.Model):
     quarantine_reason = models.TextField(
         blank=True, help_text="Staff only: why it was last quarantined"
     )
+    # Set when an owner deletes the project (see LiveManager); its releases and files get the
+    # same time.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = ProjectQuerySet.as_manager()
+    objects = LiveProjectManager()
+    all_objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["normalized_name"],
+                condition=Q(deleted_at__isnull=True),
+                name="unique_live_project_name",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -127,11 +159,17 @@ class Release(models.Model):
     yanked = models.BooleanField(default=False)
     yanked_reason = models.TextField(blank=True)
     yanked_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = LiveManager()
+    all_objects = AllRowsManager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["project", "canonical_version"], name="unique_release_version"
+                fields=["project", "canonical_version"],
+                condition=Q(deleted_at__isnull=True),
+                name="unique_live_release_version",
             )
         ]
         indexes = [models.Index(fields=["project", "sort_order"])]
@@ -163,12 +201,20 @@ class File(models.Model):
     uploaded_via = models.CharField(max_length=300, blank=True)
     # PEP 658: sha256 of the `<path>.metadata` file, empty when there is none (sdists).
     metadata_sha256 = models.CharField(max_length=64, blank=True)
+    # Set when the file (or its release or project) is deleted by an owner: it leaves the live
+    # index at once but keeps its row and bytes for the point-in-time view until purged.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+
+    objects = LiveManager()
+    all_objects = AllRowsManager()
 
     class Meta:
         constraints = [
             # One sdist per release, as PyPI allows.
             models.UniqueConstraint(
-                fields=["release"], condition=Q(packagetype="sdist"), name="one_sdist_per_release"
+                fields=["release"],
+                condition=Q(packagetype="sdist", deleted_at__isnull=True),
+                name="one_live_sdist_per_release",
             )
         ]
 
@@ -178,6 +224,23 @@ class File(models.Model):
     @property
     def metadata_path(self) -> str:
         return f"{self.path}.metadata"
+
+
+class YankChange(models.Model):
+    """PEP 592 history: each yank and un-yank of a release with its time, so the point-in-time
+    view (packages/history.py) shows a release as yanked or not at any moment. `Release.yanked`
+    stays the current state that live pages read."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="yank_changes")
+    yanked = models.BooleanField()
+    reason = models.TextField(blank=True)
+    time = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["release", "time"])]
+
+    def __str__(self) -> str:
+        return f"{self.release_id} {'yank' if self.yanked else 'unyank'} at {self.time}"
 
 
 class FilenameRegistry(models.Model):

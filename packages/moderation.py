@@ -135,18 +135,19 @@ def quarantine_denial(project: Project) -> Denial | None:
 
 @transaction.atomic
 def remove_project(*, project: Project, reason: str, by: AbstractBaseUser | None = None) -> None:
-    """Delete a project, its releases, files and stored objects; its filenames stay reserved."""
-    releases.delete_project(project=project, user=by, reason=reason)
+    """Delete a project, its releases, files and stored objects; its filenames stay reserved.
+    A staff removal is a purge: gone from the point-in-time view at every moment too."""
+    releases.delete_project(project=project, user=by, reason=reason, purge=True)
 
 
 @transaction.atomic
 def remove_release(*, release: Release, reason: str, by: AbstractBaseUser | None = None) -> None:
-    releases.delete_release(release=release, user=by, reason=reason)
+    releases.delete_release(release=release, user=by, reason=reason, purge=True)
 
 
 @transaction.atomic
 def remove_file(*, file: File, reason: str, by: AbstractBaseUser | None = None) -> None:
-    releases.delete_file(file=file, user=by, reason=reason)
+    releases.delete_file(file=file, user=by, reason=reason, purge=True)
 
 
 def check_limits(*, upload_limit: int | None, total_size_limit: int | None) -> None:

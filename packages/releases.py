@@ -3,10 +3,12 @@ commands. Each journals its change."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 from packaging.utils import canonicalize_version
 from packaging.version import Version
@@ -14,7 +16,16 @@ from packaging.version import Version
 from packages.events import EventTag, record_project_event
 from packages.jobs import render_description
 from packages.journal import record_change
-from packages.models import File, FilenameRegistry, Project, Release, Role, RoleName
+from packages.models import (
+    File,
+    FilenameRegistry,
+    Project,
+    Release,
+    Role,
+    RoleInvitation,
+    RoleName,
+    YankChange,
+)
 from packages.names import lookup_name, normalize_name, ultranormalize_name
 from pypi_site.jobs import enqueue
 
@@ -71,8 +82,9 @@ def create_release(
     """Add a release and recompute the project's PEP 440 order (under the project's row lock)."""
     version = metadata["version"]
     parsed = Version(version)
+    # Deleted releases keep their place, so the point-in-time view orders them too.
     newest = (
-        Release.objects.filter(project=project)
+        Release.all_objects.filter(project=project)
         .order_by("-sort_order")
         .values_list("version", "sort_order")
         .first()
@@ -99,7 +111,7 @@ def create_release(
 
 
 def _reorder_releases(project: Project) -> None:
-    releases = list(Release.objects.filter(project=project).only("id", "version", "sort_order"))
+    releases = list(Release.all_objects.filter(project=project).only("id", "version", "sort_order"))
     releases.sort(key=lambda r: Version(r.version))
     changed = []
     for position, release in enumerate(releases):
@@ -123,6 +135,21 @@ def add_file(*, release: Release, user: AbstractBaseUser, **fields) -> File:
     return file
 
 
+def set_yank_state(
+    *, release: Release, yanked: bool, reason: str = "", at: datetime | None = None
+) -> None:
+    """Set a release's PEP 592 state and add the change to its history (YankChange), which the
+    point-in-time view reads to undo later yanks and un-yanks. The one writer of both: anything
+    that changes `Release.yanked` (an upstream refresh too) calls this."""
+    at = at or timezone.now()
+    reason = reason if yanked else ""
+    Release.objects.filter(pk=release.pk).update(
+        yanked=yanked, yanked_reason=reason, yanked_at=at if yanked else None
+    )
+    YankChange.objects.create(release=release, yanked=yanked, reason=reason, time=at)
+    release.yanked, release.yanked_reason = yanked, reason
+
+
 @transaction.atomic
 def yank_release(
     *,
@@ -132,10 +159,7 @@ def yank_release(
     ip_address: str | None = None,
 ) -> None:
     """PEP 592: installers skip the release unless pinned; files stay downloadable."""
-    Release.objects.filter(pk=release.pk).update(
-        yanked=True, yanked_reason=reason, yanked_at=timezone.now()
-    )
-    release.yanked, release.yanked_reason = True, reason
+    set_yank_state(release=release, yanked=True, reason=reason)
     record_change(
         project=release.project, version=release.version, action="yank release", user=user
     )
@@ -153,8 +177,7 @@ def yank_release(
 def unyank_release(
     *, release: Release, user: AbstractBaseUser | None = None, ip_address: str | None = None
 ) -> None:
-    Release.objects.filter(pk=release.pk).update(yanked=False, yanked_reason="", yanked_at=None)
-    release.yanked, release.yanked_reason = False, ""
+    set_yank_state(release=release, yanked=False)
     record_change(
         project=release.project, version=release.version, action="unyank release", user=user
     )
@@ -188,6 +211,12 @@ def _delete_stored_after_commit(files: list[File]) -> None:
     transaction.on_commit(delete)
 
 
+# Deleting. An owner's deletion takes a file, release or project off the live index at once but
+# keeps the rows (`deleted_at`) and the bytes, so the point-in-time view (packages/history.py)
+# still shows them at earlier moments. `purge=True` removes rows and bytes for good, so they are
+# gone at every moment too: staff removals (packages/moderation.py) and `purge_deleted` do that.
+
+
 @transaction.atomic
 def delete_file(
     *,
@@ -195,6 +224,7 @@ def delete_file(
     user: AbstractBaseUser | None = None,
     ip_address: str | None = None,
     reason: str = "",
+    purge: bool = False,
 ) -> None:
     """Owners' pages and staff both delete through here; `reason` is staff's."""
     release = file.release
@@ -207,9 +237,13 @@ def delete_file(
         filename=file.filename,
         **_reason(reason),
     )
-    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - file.size)
-    file.delete()
-    _delete_stored_after_commit([file])
+    if file.deleted_at is None:
+        Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - file.size)
+    if purge:
+        file.delete()
+        _delete_stored_after_commit([file])
+    else:
+        File.objects.filter(pk=file.pk).update(deleted_at=timezone.now())
     record_change(
         project=release.project,
         version=release.version,
@@ -225,6 +259,7 @@ def delete_release(
     user: AbstractBaseUser | None = None,
     ip_address: str | None = None,
     reason: str = "",
+    purge: bool = False,
 ) -> None:
     record_project_event(
         project=release.project,
@@ -234,13 +269,22 @@ def delete_release(
         version=release.version,
         **_reason(reason),
     )
-    files = list(release.files.all())
-    size = sum(f.size for f in files)
+    live = File.objects.filter(release=release)
+    size = live.aggregate(s=Sum("size"))["s"] or 0
     Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - size)
-    release.delete()
-    _delete_stored_after_commit(files)
+    if purge:
+        files = list(File.all_objects.filter(release=release))
+        release.delete()
+        _delete_stored_after_commit(files)
+    else:
+        now = timezone.now()
+        live.update(deleted_at=now)
+        Release.all_objects.filter(pk=release.pk, deleted_at__isnull=True).update(deleted_at=now)
     record_change(
-        project=release.project, version=release.version, action="remove release", user=user
+        project=release.project,
+        version=release.version,
+        action="remove release",
+        user=user,
     )
 
 
@@ -251,9 +295,11 @@ def delete_project(
     user: AbstractBaseUser | None = None,
     ip_address: str | None = None,
     reason: str = "",
+    purge: bool = False,
 ) -> None:
     """Remove a project with its releases and files. The journal and the project's events keep
-    its history and the filename registry keeps every filename it used."""
+    its history and the filename registry keeps every filename it used. Roles and invitations
+    go either way: nobody keeps rights over a deleted project, and its name is free again."""
     record_project_event(
         project=project,
         tag=EventTag.PROJECT_REMOVE,
@@ -261,10 +307,20 @@ def delete_project(
         ip_address=ip_address,
         **_reason(reason),
     )
-    files = list(File.objects.filter(release__project=project))
     record_change(project=project, action="remove project", user=user)
-    project.delete()
-    _delete_stored_after_commit(files)
+    if purge:
+        files = list(File.all_objects.filter(release__project=project))
+        project.delete()
+        _delete_stored_after_commit(files)
+        return
+    now = timezone.now()
+    File.objects.filter(release__project=project).update(deleted_at=now)
+    Release.objects.filter(project=project).update(deleted_at=now)
+    Project.objects.filter(pk=project.pk).update(deleted_at=now, total_size=0)
+    project.deleted_at = now
+    Role.objects.filter(project=project).delete()
+    RoleInvitation.objects.filter(project=project).delete()
+    project.api_tokens.clear()  # A scoped token stays scoped (to nothing).
 
 
 def _reason(reason: str) -> dict[str, str]:

@@ -79,7 +79,8 @@ hits AS (
         || setweight(to_tsvector('english'::regconfig, m.keywords), 'C'), m.tsq))
     FROM (
         SELECT r.project_id, r.summary, r.keywords, query.tsq
-        FROM packages_release r, query WHERE {RELEASE_DOCUMENT} @@ query.tsq
+        FROM packages_release r, query
+        WHERE {RELEASE_DOCUMENT} @@ query.tsq AND r.deleted_at IS NULL
         LIMIT %(branch_limit)s
     ) m
     GROUP BY m.project_id
@@ -87,13 +88,13 @@ hits AS (
 scored AS (SELECT project_id, sum(score) AS score FROM hits GROUP BY project_id)
 SELECT s.project_id, count(*) OVER () AS total
 FROM scored s JOIN packages_project p ON p.id = s.project_id
-WHERE p.lifecycle_status <> %(quarantined)s {{classifier_filter}}
+WHERE p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL {{classifier_filter}}
 ORDER BY {{order}}
 LIMIT %(limit)s OFFSET %(offset)s
 """
 _CLASSIFIER_FILTER = (
     "AND p.id IN (SELECT c.project_id FROM packages_release c "
-    "WHERE c.classifiers @> %(classifier{i})s::jsonb)"
+    "WHERE c.classifiers @> %(classifier{i})s::jsonb AND c.deleted_at IS NULL)"
 )
 
 

@@ -24,6 +24,7 @@ _ALIASES = {
     "application/vnd.pypi.simple.latest+json": V1_JSON,
 }
 _SUPPORTED = (HTML, V1_HTML, V1_JSON)
+UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def negotiate(request: HttpRequest) -> str:
@@ -77,7 +78,7 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             url=f"{files_url}{path}",
             sha256=sha256,
             size=size,
-            upload_time=uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            upload_time=uploaded.strftime(UPLOAD_TIME_FORMAT),
             requires_python=requires_python,
             yanked=yanked,
             yanked_reason=yanked_reason,
@@ -99,8 +100,11 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
     ]
 
 
-def render_index(projects: list[tuple[str, str, int]], *, serial: int, fmt: str) -> bytes:
-    """`projects` holds (display name, normalized name, last serial), sorted by normalized name."""
+def render_index(
+    projects: list[tuple[str, str, int]], *, serial: int, fmt: str, base_path: str = "/simple/"
+) -> bytes:
+    """`projects` holds (display name, normalized name, last serial), sorted by normalized name.
+    Links are relative to `base_path` (the point-in-time view has its own)."""
     if fmt == V1_JSON:
         return json.dumps(
             {
@@ -110,7 +114,7 @@ def render_index(projects: list[tuple[str, str, int]], *, serial: int, fmt: str)
             separators=(",", ":"),
         ).encode()
     links = "".join(
-        f'    <a href="/simple/{normalized}/">{escape(name)}</a>\n'
+        f'    <a href="{base_path}{normalized}/">{escape(name)}</a>\n'
         for name, normalized, _s in projects
     )
     return (

@@ -1,23 +1,39 @@
 from django.urls import path, re_path
 
 from packages import feeds
-from packages.views import collaboration, index, manage, pages
+from packages.views import collaboration, history, index, manage, pages
+
+_FILE_KEY = r"(?P<key>[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+)"
 
 urlpatterns = [
     # Simple API (pip, uv).
     path("simple/", index.simple_index, name="simple-index"),
     path("simple/<str:name>/", index.simple_detail, name="simple-detail"),
     # Files: /packages/<b2[0:2]>/<b2[2:4]>/<b2[4:]>/<filename>[.metadata]
-    re_path(
-        r"^packages/(?P<key>[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[^/]+)$",
-        index.package_file,
-        name="package-file",
-    ),
+    re_path(rf"^packages/{_FILE_KEY}$", index.package_file, name="package-file"),
     # JSON API.
     path("pypi/<str:name>/json", index.json_project, name="json-project"),
     path("pypi/<str:name>/json/", index.json_project),
     path("pypi/<str:name>/<str:version>/json", index.json_project, name="json-release"),
     path("pypi/<str:name>/<str:version>/json/", index.json_project),
+    # The point-in-time view: the three above as they were at a moment (packages/history.py).
+    path("as-of/<str:moment>/simple/", history.simple_index, name="as-of-simple-index"),
+    path(
+        "as-of/<str:moment>/simple/<str:name>/", history.simple_detail, name="as-of-simple-detail"
+    ),
+    re_path(
+        rf"^as-of/(?P<moment>[^/]+)/packages/{_FILE_KEY}$",
+        history.package_file,
+        name="as-of-package-file",
+    ),
+    path("as-of/<str:moment>/pypi/<str:name>/json", history.json_project, name="as-of-json"),
+    path("as-of/<str:moment>/pypi/<str:name>/json/", history.json_project),
+    path(
+        "as-of/<str:moment>/pypi/<str:name>/<str:version>/json",
+        history.json_project,
+        name="as-of-json-release",
+    ),
+    path("as-of/<str:moment>/pypi/<str:name>/<str:version>/json/", history.json_project),
     # Website.
     path("project/<str:name>/", pages.project_detail, name="project-detail"),
     path("project/<str:name>/<str:version>/", pages.project_detail, name="release-detail"),

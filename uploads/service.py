@@ -179,13 +179,21 @@ def _check_file(*, form: UploadForm, content: HashedUpload) -> None:
 
 
 def _existing_file(*, filename: str, blake2_256: str) -> File | None:
-    """Check 15 looks for the same filename or the same bytes; the filename match wins."""
-    matches = File.objects.filter(Q(filename=filename) | Q(blake2_256_digest=blake2_256))
+    """Check 15 looks for the same filename or the same bytes; the filename match wins. A
+    deleted file counts (its row stays for the point-in-time view): its bytes are not taken
+    again under any name."""
+    matches = File.all_objects.filter(Q(filename=filename) | Q(blake2_256_digest=blake2_256))
     return min(matches[:2], key=lambda f: f.filename != filename, default=None)
 
 
 def _identical_or_refuse(existing: File, filename: str, content: HashedUpload) -> File:
     """Check 15: an identical re-upload succeeds; anything else under a used name does not."""
+    if existing.deleted_at is not None and existing.filename == filename:
+        raise bad_request(
+            "This filename was previously used by a file that has since been deleted. Use a "
+            f"different version. See {settings.HELP_URL}#file-name-reuse for more information.",
+            reason="filename-reused",
+        )
     if (
         existing.filename == filename
         and existing.sha256_digest == content.digests["sha256"]
@@ -304,9 +312,9 @@ def _delete_unreferenced(keys: list[str]) -> None:
     with _one_writer_at_a_time(), transaction.atomic():
         _lock_objects(keys)
         in_use = set(
-            File.objects.filter(path__in=[k.removesuffix(".metadata") for k in keys]).values_list(
-                "path", flat=True
-            )
+            File.all_objects.filter(
+                path__in=[k.removesuffix(".metadata") for k in keys]
+            ).values_list("path", flat=True)
         )
         for key in keys:
             if key.removesuffix(".metadata") not in in_use:

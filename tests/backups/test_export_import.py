@@ -31,6 +31,7 @@ from packages.models import (
     ProhibitedProjectName,
     Project,
     ProjectEvent,
+    YankChange,
 )
 from tests.backups.seed import FAST_HASHERS, seed_index
 from webhooks.models import Subscription
@@ -83,7 +84,7 @@ def empty_index() -> None:
         FilenameRegistry,
         ProhibitedProjectName,
     ):
-        model.objects.all().delete()
+        model._base_manager.all().delete()
     get_user_model().objects.all().delete()
     Group.objects.exclude(name__in=["moderators", "administrators"]).delete()
     AdminFlag.objects.update(enabled=False, banner="")
@@ -111,7 +112,7 @@ def exported(tmp_path) -> tuple[Path, dict[str, str]]:
     tokens = seed_index()
     directory = tmp_path / "export"
     out, err = run("export_index", str(directory))
-    assert "Exported" in out and "files: 4 files, 7 objects" in err
+    assert "Exported" in out and "files: 5 files, 9 objects" in err
     return directory, tokens
 
 
@@ -123,11 +124,15 @@ def test_import_into_an_empty_index_exports_the_same_bytes(exported, tmp_path):
 
     out, err = run("import_index", str(directory), "--verify")
 
-    assert "verified" in out and f"verified: {len(tables())} tables and 7 objects match" in err
-    # Every object a file row names, and only those (the deleted project's stay behind in the
-    # source until its on-commit clean-up, which a test transaction never runs).
+    assert "verified" in out and f"verified: {len(tables())} tables and 9 objects match" in err
+    # Every object a file row names, the deleted project's included: an owner's deletion keeps
+    # them (and their rows) for the point-in-time view until purged.
     restored = stored_objects()
-    assert len(restored) == 7 and restored == {key: objects[key] for key in restored}
+    assert len(restored) == 9 and restored == {key: objects[key] for key in restored}
+    gone = Project.all_objects.get(name="demo-gone")
+    assert gone.deleted_at is not None and not Project.objects.filter(name="demo-gone").exists()
+    assert File.all_objects.get(release__project=gone).deleted_at == gone.deleted_at
+    assert YankChange.objects.filter(yanked=True).exists()
     run("export_index", str(tmp_path / "again"))
     assert export_contents(tmp_path / "again") == export_contents(directory)
     # What a move must keep working: serials, passwords, tokens and their scope, 2FA, flags.
@@ -171,7 +176,7 @@ def test_import_refuses_a_user_that_exists_by_name(exported):
 
 def test_import_refuses_a_database_with_projects(exported):
     directory, _tokens = exported
-    with pytest.raises(CommandError, match="already has 2 projects: .* freshly migrated"):
+    with pytest.raises(CommandError, match="already has 3 projects: .* freshly migrated"):
         run("import_index", str(directory))
 
 
@@ -222,7 +227,7 @@ def test_dry_run_checks_everything_and_changes_nothing(exported):
     empty_index()
     out, err = run("import_index", str(directory), "--dry-run", "--every", "1")
     assert "Would import" in out and "the export checks out" in out
-    assert "checked: 7/7" in err
+    assert "checked: 9/9" in err
     assert not get_user_model().objects.exists() and stored_objects() == {}
 
 

@@ -125,7 +125,7 @@ def test_sqlite_files_to_postgres_s3_and_back_keeps_every_row_and_byte(tmp_path,
     tokens = json.loads(seeded.stdout.strip().splitlines()[-1])
     first = tmp_path / "export-sqlite"
     result = manage(source, "export_index", str(first))
-    assert "files: 4 files, 7 objects" in result.stderr
+    assert "files: 5 files, 9 objects" in result.stderr  # a deleted project's kept
     rows, manifest = export_of(first)
     assert manifest["source"] == {"database": "sqlite", "storage": "FileSystemStorage"}
 
@@ -162,7 +162,7 @@ def test_sqlite_files_to_postgres_s3_and_back_keeps_every_row_and_byte(tmp_path,
         manifest_third["objects"]
         == manifest["objects"]
         == {
-            "count": 7,
+            "count": 9,
             "bytes": sum(len(body) for path, body in rows.items() if path.startswith("files/")),
         }
     )

@@ -24,18 +24,30 @@ def exists(key: str) -> bool:
     return storages["default"].exists(key)
 
 
-def test_delete_file_removes_object_and_keeps_filename_reserved(client, token):
+def test_delete_file_keeps_object_for_the_history_and_filename_reserved(client, token):
     upload_all(client, token, wheel_upload(), sdist_upload())
     wheel = File.objects.get(packagetype="bdist_wheel")
     delete_file(file=wheel)
-    assert not exists(wheel.path) and not exists(wheel.metadata_path)
-    assert File.objects.count() == 1
+    # Off the live index, kept for the point-in-time view (packages/history.py) until purged.
+    assert exists(wheel.path) and exists(wheel.metadata_path)
+    assert File.objects.count() == 1 and File.all_objects.count() == 2
     assert FilenameRegistry.objects.filter(filename=wheel.filename).exists()
     assert Project.objects.get().total_size == File.objects.get().size
     assert JournalEntry.objects.latest("id").action == f"remove file {wheel.filename}"
     response = post_upload(client, wheel_upload(), token)
     assert response.status_code == 400
     assert "previously used" in response.reason_phrase
+    assert File.all_objects.count() == 2
+
+
+def test_purging_a_file_removes_row_and_object(client, token):
+    upload_all(client, token, wheel_upload(), sdist_upload())
+    wheel = File.objects.get(packagetype="bdist_wheel")
+    delete_file(file=wheel, purge=True)
+    assert not exists(wheel.path) and not exists(wheel.metadata_path)
+    assert File.all_objects.count() == 1
+    assert Project.objects.get().total_size == File.objects.get().size
+    assert "previously used" in post_upload(client, wheel_upload(), token).reason_phrase
 
 
 def test_delete_release_and_project(client, token):
@@ -43,9 +55,24 @@ def test_delete_release_and_project(client, token):
     paths = list(File.objects.order_by("release__version").values_list("path", flat=True))
     delete_release(release=Release.objects.get(version="1.0"))
     assert list(Release.objects.values_list("version", flat=True)) == ["2.0"]
-    assert not exists(paths[0]) and exists(paths[1])
+    assert exists(paths[0]) and exists(paths[1])
     delete_project(project=Project.objects.get())
     assert not Project.objects.exists() and not File.objects.exists()
-    assert not exists(paths[1])
+    assert exists(paths[1])
     assert JournalEntry.objects.latest("id").action == "remove project"
+    assert FilenameRegistry.objects.count() == 2
+    # The name is free again: a new project, beside the deleted one's kept rows.
+    upload_all(client, token, wheel_upload("demo", "3.0"))
+    assert Project.objects.get().pk != Project.all_objects.exclude(deleted_at=None).get().pk
+
+
+def test_purging_a_release_and_a_project_removes_rows_and_objects(client, token):
+    upload_all(client, token, wheel_upload("demo", "1.0"), wheel_upload("demo", "2.0"))
+    paths = list(File.objects.order_by("release__version").values_list("path", flat=True))
+    delete_release(release=Release.objects.get(version="1.0"), purge=True)
+    assert not exists(paths[0]) and exists(paths[1])
+    assert list(Release.all_objects.values_list("version", flat=True)) == ["2.0"]
+    delete_project(project=Project.objects.get(), purge=True)
+    assert not Project.all_objects.exists() and not File.all_objects.exists()
+    assert not exists(paths[1])
     assert FilenameRegistry.objects.count() == 2

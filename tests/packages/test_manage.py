@@ -160,7 +160,7 @@ def test_destructive_pages_ask_for_the_password_again(client, owner):
     assert client.get(RELEASE_URL)["Location"].startswith("/account/reauthenticate/")
 
 
-def test_delete_file_needs_its_name_and_removes_the_stored_object(
+def test_delete_file_needs_its_name_and_keeps_the_bytes_for_the_history(
     client, owner, django_capture_on_commit_callbacks
 ):
     log_in(client, owner)
@@ -174,7 +174,10 @@ def test_delete_file_needs_its_name_and_removes_the_stored_object(
         response = client.post(url, {"confirm": wheel.filename})
     assert response.status_code == 302
     assert not File.objects.filter(pk=wheel.pk).exists()
-    assert not stored(wheel.path)
+    # Off the live index, kept (row and bytes) for the point-in-time view until purged.
+    assert File.all_objects.get(pk=wheel.pk).deleted_at is not None
+    assert stored(wheel.path)
+    assert client.get(f"/packages/{wheel.path}").status_code == 404
     event = ProjectEvent.objects.get(tag="project:release:file:remove")
     assert event.additional["filename"] == wheel.filename
     assert JournalEntry.objects.latest("id").action == f"remove file {wheel.filename}"
@@ -188,7 +191,8 @@ def test_delete_release_needs_its_version(client, owner, django_capture_on_commi
         response = client.post(RELEASE_URL + "delete/", {"confirm": "1.0"})
     assert response["Location"] == "/manage/project/demo/releases/"
     assert list(Release.objects.values_list("version", flat=True)) == ["2.0"]
-    assert not any(stored(p) for p in paths)
+    assert not File.objects.filter(path__in=paths).exists()
+    assert all(stored(p) for p in paths)
     assert ProjectEvent.objects.get(tag="project:release:remove").additional["version"] == "1.0"
 
 
@@ -203,9 +207,10 @@ def test_delete_project_needs_its_name_and_keeps_the_history(
         response = client.post("/manage/project/demo/settings/", {"confirm": "demo"})
     assert response["Location"] == "/manage/projects/"
     assert not Project.objects.exists() and not File.objects.exists()
-    assert not any(stored(p) for p in paths)
+    assert all(stored(p) for p in paths)  # Until purged (tests/packages/test_history.py).
     event = ProjectEvent.objects.get(tag="project:remove")
-    assert event.project is None and event.project_name == "demo"
+    assert event.project_name == "demo"
+    assert not Role.objects.exists()
     assert JournalEntry.objects.latest("id").action == "remove project"
     assert client.get("/project/demo/").status_code == 404
 

@@ -62,7 +62,7 @@ class Command(ChangeCommand):
 
     def handle(self, *args, quick: bool, fix: bool, dry_run: bool, **options):
         storage = storages["default"]
-        files = File.objects.filter(pk__gte=options["start_id"]).order_by("pk")
+        files = File.all_objects.filter(pk__gte=options["start_id"]).order_by("pk")
         progress = maintenance.Progress(
             self.stderr.write, "files", total=files.count(), every=options["every"]
         )
@@ -79,7 +79,7 @@ class Command(ChangeCommand):
                 if (
                     outcome == "fixed"
                     and not maintenance.verify_file(
-                        File.objects.get(pk=file.pk), storage=storage, hashes=not quick
+                        File.all_objects.get(pk=file.pk), storage=storage, hashes=not quick
                     ).problems
                 ):
                     repaired += 1
