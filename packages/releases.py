@@ -8,7 +8,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from packaging.utils import canonicalize_version
 from packaging.version import Version
@@ -321,6 +321,41 @@ def delete_project(
     Role.objects.filter(project=project).delete()
     RoleInvitation.objects.filter(project=project).delete()
     project.api_tokens.clear()  # A scoped token stays scoped (to nothing).
+
+
+def deleted_files(
+    *, deleted_before: datetime | None = None, normalized_name: str = "", filename: str = ""
+) -> QuerySet:
+    """Deleted files still kept (rows and bytes) for the point-in-time view, narrowed by when
+    they were deleted, by project name and by filename."""
+    files = File.all_objects.exclude(deleted_at=None).select_related("release__project")
+    if deleted_before is not None:
+        files = files.filter(deleted_at__lt=deleted_before)
+    if normalized_name:
+        files = files.filter(release__project__normalized_name=normalized_name)
+    if filename:
+        files = files.filter(filename=filename)
+    return files.order_by("pk")
+
+
+@transaction.atomic
+def purge_deleted_file(*, file: File, user: AbstractBaseUser | None = None) -> None:
+    """Remove a deleted file's row and bytes for good, so it is gone from the point-in-time
+    view at every moment too (retention, malware found later, legal). A deleted release or
+    project goes with its last file. The filename stays registered."""
+    assert file.deleted_at is not None, "live files are removed with delete_file(purge=True)"
+    release = file.release
+    project = release.project
+    file.delete()
+    _delete_stored_after_commit([file])
+    # A new serial: cached point-in-time pages of the project are keyed by it.
+    record_change(
+        project=project, version=release.version, action=f"purge file {file.filename}", user=user
+    )
+    if release.deleted_at is not None and not File.all_objects.filter(release=release).exists():
+        release.delete()
+    if project.deleted_at is not None and not Release.all_objects.filter(project=project).exists():
+        project.delete()
 
 
 def _reason(reason: str) -> dict[str, str]:
