@@ -44,6 +44,10 @@ ROUTES = [
     "/rss/project/{name}/releases.xml",
     "/packages/{key}",
     "/packages/{key}.metadata",
+    "/as-of/{moment}/simple/",
+    "/as-of/{moment}/simple/{name}/",
+    "/as-of/{moment}/pypi/{name}/{version}/json",
+    "/as-of/{moment}/packages/{key}",
     "/manage/project/{name}/releases/",
     "/manage/project/{name}/release/{version}/",
     "/manage/project/{name}/release/{version}/yank/",
@@ -189,6 +193,7 @@ def path_attacks(target: Target) -> Iterator[tuple[str, bytes, dict, bytes]]:
         "key": target.key.encode(),
         "identifier": b"0123456789abcdef",
         "token": b"x",
+        "moment": b"2026-01-01T00:00:00Z",
     }
     for route in ROUTES:
         names = [p.split("}")[0] for p in route.split("{")[1:]]

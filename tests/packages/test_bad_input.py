@@ -14,8 +14,10 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
+from django.utils import timezone
 
 from accounts.login import AUTHENTICATED_AT_KEY
+from packages.history import format_moment
 from packages.models import File
 from tests.factories import make_token, make_user, post_upload, wheel_upload
 from webhooks.models import Delivery, Subscription
@@ -105,14 +107,18 @@ PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 def fuzzed_paths(route: str, pattern: URLPattern, good: dict[str, str]) -> Iterator[str]:
     """Paths with one parameter at a time replaced by each bad value."""
     if not isinstance(pattern.pattern, RoutePattern):
-        # The file route is a regex: bad filenames under a well-formed key, and bad keys.
+        # The file routes are regexes: bad filenames under a well-formed key, and bad keys
+        # (under a good moment, and bad moments, for the point-in-time view's).
+        at = f"/as-of/{good['moment']}" if route.startswith("^as-of") else ""
         prefix = f"packages/00/00/{'0' * 60}/"
         for segment in BAD_SEGMENTS.values():
-            yield f"/{prefix}{segment}"
-            yield f"/{prefix}{segment}.metadata"
-            yield f"/packages/{segment}"
-        yield f"/{good['file_path']}%00"
-        yield f"/{good['file_path']}.metadata%00"
+            yield f"{at}/{prefix}{segment}"
+            yield f"{at}/{prefix}{segment}.metadata"
+            yield f"{at}/packages/{segment}"
+            if at:
+                yield f"/as-of/{segment}/{good['file_path']}"
+        yield f"{at}/{good['file_path']}%00"
+        yield f"{at}/{good['file_path']}.metadata%00"
         return
     params = PARAM.findall(route)
     for converter, param in params:
@@ -146,6 +152,7 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         "email_id": str(user.emails.first().pk),
         "identifier": str(identifier),
         "file_path": f"packages/{file.path}",
+        "moment": format_moment(timezone.now()),  # the point-in-time view's, after the upload
         "user": user,
     }
 
@@ -192,6 +199,8 @@ def test_no_route_answers_500_to_bad_input(world, route):
     pattern = ROUTES[route]
     if isinstance(pattern.pattern, RoutePattern):
         good_path = "/" + PARAM.sub(lambda m: world[m.group(2)], route)
+    elif route.startswith("^as-of"):
+        good_path = f"/as-of/{world['moment']}/{world['file_path']}"
     else:
         good_path = f"/{world['file_path']}"
     paths = [good_path, *fuzzed_paths(route, pattern, world)]
