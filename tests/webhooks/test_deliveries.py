@@ -111,7 +111,9 @@ def test_yank_unyank_deletions_and_role_changes_are_delivered(
 
     # The deleted project's webhook stays (with its log) but never matches a new "demo".
     subscription.refresh_from_db()
-    assert subscription.project is None and subscription.project_name == "demo"
+    assert subscription.project_name == "demo"
+    # It points at the deleted project's row, kept for the point-in-time view, never a live one.
+    assert not Project.objects.filter(pk=subscription.project_id).exists()
     assert subscription.deliveries.count() == 6
     newcomer = make_project("demo")
     with django_capture_on_commit_callbacks(execute=True):
