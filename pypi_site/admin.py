@@ -44,7 +44,9 @@ class EstimatedCountPaginator(Paginator):
         if not isinstance(queryset, QuerySet):
             return len(queryset)
         connection = connections[queryset.db]
-        if connection.vendor == "postgresql" and not queryset.query.where:
+        # Unfiltered: no condition beyond the default manager's own (packages' live rows).
+        unfiltered = queryset.model._default_manager.all().query.where
+        if connection.vendor == "postgresql" and queryset.query.where == unfiltered:
             estimate = _planner_estimate(connection, queryset.model._meta.db_table)
             if estimate > COUNT_LIMIT:
                 return estimate

@@ -47,6 +47,19 @@ def test_quarantined_projects_are_not_found():
     assert names(search_projects(query="thing", classifiers=[])) == ["visible-thing"]
 
 
+def test_deleted_projects_and_releases_are_not_found():
+    """Their rows stay for the point-in-time view; search reads only live ones."""
+    from packages.releases import delete_project, delete_release
+
+    publish("kept-thing", "thing")
+    delete_project(project=publish("deleted-thing", "thing"))
+    old = publish("renamed", "thing")
+    make_release(old, "2.0", summary="other", sort_order=1)
+    delete_release(release=Release.objects.get(project=old, version="1.0"))
+    assert names(search_projects(query="thing", classifiers=[])) == ["kept-thing"]
+    assert set(names(search_projects(query="", classifiers=[]))) == {"kept-thing", "renamed"}
+
+
 def test_classifier_filter_alone_and_with_words():
     django = "Framework :: Django"
     publish("one", "web thing", classifiers=[django, "Programming Language :: Python :: 3"])
