@@ -75,7 +75,8 @@ def publish_project(*, normalized_name: str, force: bool = False) -> str:
     1. Under the page set's lock, load the project as the view does; gone: remove its pages.
     2. Unless `force`, stop if the stored serial is already this one or newer.
     3. Render both formats with `packages.simple`, gzip each, publish the set.
-    4. Local storage: hide a quarantined project's files from nginx, unhide them once lifted.
+    4. Local storage: hide a quarantined project's files from nginx, unhide them once lifted;
+       hide deleted files (kept for the point-in-time view) for good.
     """
     key = project_key(normalized_name)
     with _page_lock(normalized_name):
@@ -84,6 +85,7 @@ def publish_project(*, normalized_name: str, force: bool = False) -> str:
             .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
             .first()
         )
+        _hide_deleted_files(normalized_name)
         if project is None:
             return REMOVED if remove_page_set(key=key, names=PAGE_NAMES) else ABSENT
         stored = stored_serial(page_set_version(key=key))
@@ -164,6 +166,19 @@ def _hide_files(project: Project) -> None:
         set_marker(key=_marker(path), present=project.is_quarantined)
         if metadata_sha256:
             set_marker(key=_marker(f"{path}.metadata"), present=project.is_quarantined)
+
+
+def _hide_deleted_files(normalized_name: str) -> None:
+    """A deleted file keeps its bytes (packages/history.py) but must 404 at its live URL, which
+    nginx would serve from disk: a marker sends it to the app, which refuses it. Markers stay
+    after a purge (the app answers 404 either way)."""
+    deleted = File.all_objects.filter(
+        release__project__normalized_name=normalized_name, deleted_at__isnull=False
+    ).values_list("path", "metadata_sha256")
+    for path, metadata_sha256 in deleted:
+        for key in (path, f"{path}.metadata" if metadata_sha256 else None):
+            if key and not has_marker(key=_marker(key)):
+                set_marker(key=_marker(key), present=True)
 
 
 def _marker(path: str) -> str:

@@ -280,3 +280,29 @@ def test_static_page_versions_name_the_md5_the_app_uses_as_etag(client, static_o
     _serial, html_md5, _json = version_of("demo")
     body = stored("simple/demo/index.html").read_bytes()
     assert hashlib.md5(body).hexdigest() == html_md5
+
+
+def test_deleted_files_are_hidden_from_nginx_while_their_bytes_are_kept(
+    client, static_on, upload, django_capture_on_commit_callbacks
+):
+    """nginx serves /packages/ from disk; a deleted file's bytes stay for the point-in-time
+    view, so a marker must send its live URL to the app (which answers 404)."""
+    from packages.releases import delete_file
+
+    upload(wheel_upload("demo", "1.0"))
+    upload(wheel_upload("demo", "2.0"))
+    upload(wheel_upload("gone", "1.0"))
+    old, new = File.objects.filter(release__project__name="demo").order_by("release__version")
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_file(file=old)
+    assert stored(old.path).exists()
+    assert stored(f"simple/.quarantined/{old.path}").exists()
+    assert stored(f"simple/.quarantined/{old.metadata_path}").exists()
+    assert not stored(f"simple/.quarantined/{new.path}").exists()
+    assert_matches_view(client, "/simple/demo/", "simple/demo")
+
+    gone = File.objects.get(release__project__name="gone")
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_project(project=Project.objects.get(name="gone"))
+    assert not stored("simple/gone").exists()
+    assert stored(f"simple/.quarantined/{gone.path}").exists()
