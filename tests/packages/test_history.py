@@ -257,3 +257,24 @@ def test_history_seeded_yanks_count_from_when_they_were_recorded(client, token):
     assert simple_json(client, f"/as-of/{moment}/simple/demo/")["files"][0]["yanked"] == "old"
     unyank_release(release=Release.objects.get())
     assert simple_json(client, f"/as-of/{moment}/simple/demo/")["files"][0]["yanked"] is True
+
+
+def test_kept_bytes_are_no_orphans_and_a_purge_removes_them(
+    client, story, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from packages.maintenance import orphan_keys
+
+    storage = storages["default"]
+    sdist = File.all_objects.get(packagetype="sdist")
+    assert sdist.path not in set(orphan_keys(storage, min_age=timedelta(0)))
+    out = StringIO()
+    call_command("verify_storage", stdout=out)
+    # The kept file is checked like any other, and its bytes are no orphan.
+    assert "3 files checked: 0 with problems" in out.getvalue()
+    assert "0 old orphans" in out.getvalue() and "0 young orphans" in out.getvalue()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_deleted", "--older-than-days", "0", stdout=out)
+    assert not storage.exists(sdist.path)
+    assert "purged 1 deleted file" in out.getvalue()
