@@ -121,8 +121,17 @@ def render_index(projects: list[tuple[str, str, int]], *, serial: int, fmt: str)
     ).encode()
 
 
+def project_status(project: Project) -> dict[str, str]:
+    """PEP 792's `project-status` object: the one place the simple pages and the JSON API get
+    it from. `reason` only when there is one."""
+    status = {"status": project.simple_status}
+    if reason := project.simple_status_reason:
+        status["reason"] = reason
+    return status
+
+
 def render_detail(project: Project, files: list[SimpleFile], *, fmt: str) -> bytes:
-    status = project.simple_status
+    status = project_status(project)
     if project.is_quarantined:
         files = []  # PEP 792: a quarantined project is listed with no files.
     if fmt == V1_JSON:
@@ -130,11 +139,11 @@ def render_detail(project: Project, files: list[SimpleFile], *, fmt: str) -> byt
     return _render_detail_html(project, files, status)
 
 
-def _render_detail_json(project: Project, files: list[SimpleFile], status: str) -> bytes:
+def _render_detail_json(project: Project, files: list[SimpleFile], status: dict) -> bytes:
     payload = {
         "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
         "name": project.normalized_name,
-        "project-status": {"status": status},
+        "project-status": status,
         # PEP 700: only versions that have files, already in PEP 440 order.
         "versions": list(dict.fromkeys(f.version for f in files)),
         "files": [
@@ -159,7 +168,7 @@ def _render_detail_json(project: Project, files: list[SimpleFile], status: str) 
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def _render_detail_html(project: Project, files: list[SimpleFile], status: str) -> bytes:
+def _render_detail_html(project: Project, files: list[SimpleFile], status: dict) -> bytes:
     lines = []
     for f in files:
         attributes = [f'href="{escape(f.url)}#sha256={f.sha256}"']
@@ -172,10 +181,16 @@ def _render_detail_html(project: Project, files: list[SimpleFile], status: str) 
             attributes.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
         lines.append(f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n")
     name = escape(project.normalized_name)
+    reason = ""
+    if "reason" in status:
+        reason = (
+            f'    <meta name="pypi:project-status-reason" content="{escape(status["reason"])}">\n'
+        )
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f'    <meta name="pypi:project-status" content="{status}">\n'
+        f'    <meta name="pypi:project-status" content="{status["status"]}">\n'
+        f"{reason}"
         f"    <title>Links for {name}</title>\n  </head>\n  <body>\n"
         f"    <h1>Links for {name}</h1>\n"
         f"{''.join(lines)}  </body>\n</html>\n<!--SERIAL {project.last_serial}-->\n"

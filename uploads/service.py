@@ -346,6 +346,9 @@ def _insert_rows(
         elif (denial := moderation.quarantine_denial(project)) is not None:
             # Quarantined while this upload was being checked; the locked row is the truth.
             raise UploadError(403, denial.message, reason="project-quarantined")
+        elif project.is_archived:
+            # Archived while this upload was being checked: permissions now refuse it.
+            _check_may_upload(form=form, project=project, uploader=uploader)
         if project.name != form.name:
             # Found by its normalized name, so this is a new spelling of it: the display name
             # follows the latest upload's metadata, as on PyPI.
