@@ -177,6 +177,9 @@ class File(models.Model):
     uploaded_via = models.CharField(max_length=300, blank=True)
     # PEP 658: sha256 of the `<path>.metadata` file, empty when there is none (sdists).
     metadata_sha256 = models.CharField(max_length=64, blank=True)
+    # PEP 740: set by attestations.provenance in the transaction that stores the file's
+    # verified attestations, so the simple API can list a `provenance` URL without a join.
+    has_provenance = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import quote
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from packages.models import File, Project
@@ -51,12 +53,19 @@ class SimpleFile:
     yanked_reason: str
     metadata_sha256: str
     version: str
+    provenance: str | None = None
 
 
-def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
+def provenance_url(*, normalized_name: str, version: str, filename: str) -> str:
+    """PEP 740's Integrity API URL of a file's provenance (served by the attestations app)."""
+    parts = "/".join(quote(part, safe="") for part in (normalized_name, version, filename))
+    return f"{settings.SITE_URL}/integrity/{parts}/provenance"
+
+
+def project_files(project: Project, *, files_url: str) -> list[SimpleFile]:
     """One query for all of a project's files, in (version order, filename) order."""
     rows = (
-        File.objects.filter(release__project_id=project_id)
+        File.objects.filter(release__project_id=project.pk)
         .order_by("release__sort_order", "filename")
         .values_list(
             "filename",
@@ -69,6 +78,7 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             "release__requires_python",
             "release__yanked",
             "release__yanked_reason",
+            "has_provenance",
         )
     )
     return [
@@ -83,6 +93,13 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             yanked_reason=yanked_reason,
             metadata_sha256=metadata_sha256,
             version=version,
+            provenance=(
+                provenance_url(
+                    normalized_name=project.normalized_name, version=version, filename=filename
+                )
+                if has_provenance
+                else None
+            ),
         )
         for (
             filename,
@@ -95,6 +112,7 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             requires_python,
             yanked,
             yanked_reason,
+            has_provenance,
         ) in rows
     ]
 
@@ -160,7 +178,7 @@ def _render_detail_json(project: Project, files: list[SimpleFile], status: dict)
                 "data-dist-info-metadata": (
                     {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
                 ),
-                "provenance": None,
+                "provenance": f.provenance,
             }
             for f in files
         ],
@@ -179,6 +197,8 @@ def _render_detail_html(project: Project, files: list[SimpleFile], status: dict)
         if f.metadata_sha256:
             attributes.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
             attributes.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
+        if f.provenance:
+            attributes.append(f'data-provenance="{escape(f.provenance)}"')
         lines.append(f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n")
     name = escape(project.normalized_name)
     reason = ""

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "django_rq",
     "accounts",
     "packages",
+    "attestations",
     "uploads",
     "backups",
     "operations",
