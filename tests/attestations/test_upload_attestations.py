@@ -264,3 +264,20 @@ def test_duplicate_predicate_type_is_refused(client, token, as_publisher):
         "(https://docs.pypi.org/attestations/publish/v1) are not supported",
     )
     assert_nothing_stored()
+
+
+def test_provenance_survives_export_and_import(client, token, as_publisher, tmp_path):
+    from tests.backups.test_export_import import empty_index, run
+
+    published = asset(f"{DIST}.publish.attestation")
+    response = post_upload(client, dist_upload(attestations=attestation_field(published)), token)
+    assert response.status_code == 200
+    before = client.get(PROVENANCE_URL).content
+
+    run("export_index", str(tmp_path / "export"))
+    empty_index()
+    assert client.get(PROVENANCE_URL).status_code == 404
+    run("import_index", str(tmp_path / "export"), "--verify")
+
+    assert client.get(PROVENANCE_URL).content == before
+    assert Provenance.objects.get().file.has_provenance
