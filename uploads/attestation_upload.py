@@ -28,12 +28,14 @@ def identity_for_token(token: ApiToken | None) -> Publisher | None:
 
 
 def check_attestations(
-    *, form: UploadForm, content: HashedUpload, identity: Publisher | None
+    *, form: UploadForm, content: HashedUpload, token: ApiToken | None
 ) -> VerifiedAttestations | None:
     """None when the upload carries no attestations; the verified ones otherwise. Raises the
-    public index's 400 when they are not allowed or do not verify."""
+    public index's 400 when they are not allowed or do not verify. The identity is looked up
+    only for an upload that carries attestations."""
     if form.attestations is None:
         return None
+    identity = identity_for_token(token)
     try:
         if identity is None:
             raise AttestationRefused(

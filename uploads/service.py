@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -48,9 +48,6 @@ from uploads.checks import (
 )
 from uploads.streaming import HashedUpload
 
-if TYPE_CHECKING:
-    from pypi_attestations import Publisher
-
 MAX_RACE_RETRIES = 3
 # Namespace of the per-object advisory locks (PostgreSQL); any constant unused elsewhere.
 _OBJECT_LOCKS = 0x6F62
@@ -64,9 +61,6 @@ class Uploader:
     token: ApiToken | None
     user_agent: str = ""
     ip_address: str | None = None
-    # PEP 740: the trusted publisher's identity (uploads.attestation_upload.identity_for_token),
-    # None for every other token.
-    attestation_identity: Publisher | None = None
 
 
 @dataclass(frozen=True)
@@ -93,9 +87,7 @@ def upload_file(
 
     metadata = _inspect_archive(form=form, content=content)
     # Check 22, before anything is stored: a refused attestation leaves nothing behind.
-    attested = check_attestations(
-        form=form, content=content, identity=uploader.attestation_identity
-    )
+    attested = check_attestations(form=form, content=content, token=uploader.token)
     stored = _store_objects(path=path, content=content, metadata=metadata)
     try:
         for attempt in range(MAX_RACE_RETRIES):

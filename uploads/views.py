@@ -17,7 +17,6 @@ from accounts.events import client_ip
 from accounts.tokens import find_api_token, record_token_use
 from packages import flags
 from pypi_site import metrics
-from uploads.attestation_upload import identity_for_token
 from uploads.checks import UploadError, validate_form
 from uploads.service import Uploader, upload_file
 from uploads.streaming import HashingUploadHandler
@@ -84,7 +83,6 @@ def authenticate(request: HttpRequest) -> Uploader:
         token=token,
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ip_address=client_ip(request),
-        attestation_identity=identity_for_token(token),
     )
 
 

@@ -61,9 +61,15 @@ def token():
 
 @pytest.fixture
 def as_publisher(monkeypatch):
-    """The seam trusted publishing fills in: this token is the publisher's."""
-    identity = {"value": PUBLISHER}
-    monkeypatch.setattr("uploads.views.identity_for_token", lambda token: identity["value"])
+    """The seam trusted publishing fills in (uploads.attestation_upload.identity_for_token):
+    here it answers with the identity a test passes, and notes which token it was asked about."""
+    identity = {"value": PUBLISHER, "asked": []}
+
+    def identity_for_token(token):
+        identity["asked"].append(token)
+        return identity["value"]
+
+    monkeypatch.setattr("uploads.attestation_upload.identity_for_token", identity_for_token)
     return identity
 
 
@@ -106,6 +112,8 @@ def test_valid_attestation_is_stored_and_served_byte_for_byte(
             client, dist_upload(attestations=attestation_field(published)), token
         )
     assert response.status_code == 200, response.content
+    # The seam was asked about the token the upload authenticated with.
+    assert [token_row.user.username for token_row in as_publisher["asked"]] == ["alice"]
 
     row = Provenance.objects.get()
     assert row.file.filename == DIST and row.file.has_provenance
@@ -220,8 +228,8 @@ def test_tampered_statement_is_refused(client, token, as_publisher):
     assert_nothing_stored()
 
 
-def test_attestations_need_a_trusted_publisher(client, token, as_publisher):
-    as_publisher["value"] = None
+def test_attestations_need_a_trusted_publisher(client, token):
+    """A user's API token is no trusted publisher's (the seam as shipped says so)."""
     published = asset(f"{DIST}.publish.attestation")
     response = post_upload(client, dist_upload(attestations=attestation_field(published)), token)
     refused(response, "Attestations are only supported when using Trusted Publishing")
