@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 from attestations.models import Provenance
 from attestations.provenance import MEDIA_TYPE
 from packages import permissions
+from packages.filenames import FilenameError, check_characters
 from packages.releases import find_project, find_release
 
 _SERVED = (MEDIA_TYPE, "application/json")
@@ -29,6 +30,11 @@ def provenance(request: HttpRequest, name: str, version: str, filename: str) -> 
     if project is None or permissions.see_project_denial(user=request.user, project=project):
         raise Http404("No such project")
     release = find_release(project=project, version=version)
+    try:
+        # A NUL could not even be looked up in PostgreSQL; no stored filename has one.
+        check_characters(filename)
+    except FilenameError:
+        release = None
     row = (
         Provenance.objects.filter(file__release=release, file__filename=filename)
         .values_list("body", flat=True)

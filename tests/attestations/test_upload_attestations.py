@@ -170,6 +170,7 @@ def test_integrity_api_404s(client, token, as_publisher, django_capture_on_commi
         "/integrity/nope/0.0.19/pypi_attestations-0.0.19.tar.gz/provenance",
         "/integrity/pypi-attestations/9.9/pypi_attestations-0.0.19.tar.gz/provenance",
         "/integrity/pypi-attestations/%00/x/provenance",
+        "/integrity/pypi-attestations/0.0.19/pypi_attestations%00.tar.gz/provenance",
         "/integrity/pypi-attestations/0.0.19/other.tar.gz/provenance",
         "/integrity/-/-/-/provenance",
     ]:
