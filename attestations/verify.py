@@ -15,6 +15,7 @@ attestations carry their own log inclusion proofs. Upgrading sigstore refreshes 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,8 @@ MAX_ATTESTATIONS = len(SUPPORTED_PREDICATE_TYPES)
 MAX_FIELD_BYTES = 256 * 1024
 
 _ATTESTATION_LIST = TypeAdapter(list[Attestation])
+
+logger = logging.getLogger(__name__)
 
 
 class AttestationRefused(Exception):
@@ -111,6 +114,8 @@ def verify_attestations(
                 f"Could not verify the uploaded artifact using the included attestation: {exc}"
             ) from None
         except Exception as exc:  # noqa: BLE001 - a malformed certificate, say: still a 400.
+            # Could also be ours (sigstore's cache folder not writable): operators need it.
+            logger.warning("attestation verification failed unexpectedly", exc_info=exc)
             raise AttestationRefused(
                 f"Unknown error while trying to verify included attestations: {exc}"
             ) from None
