@@ -140,6 +140,7 @@ def test_settings_page_offers_archive_or_unarchive(client, owner):
     page = client.get("/manage/project/demo/settings/").content.decode()
     assert 'action="/manage/project/demo/unarchive/"' in page
     assert 'action="/manage/project/demo/archive/"' not in page
+    assert "<strong>archived</strong>" in client.get("/manage/projects/").content.decode()
 
 
 def test_archive_command_dry_run_archive_and_unarchive(owner):
