@@ -163,40 +163,42 @@ def project_files_at(
             "release__requires_python",
             "release__yanked",
             "release__yanked_reason",
+            "has_provenance",
         )
     )
     yanks = yank_states({row[7]: (row[10], row[11]) for row in rows}, moment)
-    files = []
-    for (
-        filename,
-        path,
-        sha256,
-        size,
-        uploaded,
-        metadata_sha256,
-        deleted_at,
-        release_id,
-        version,
-        requires_python,
-        _y,
-        _r,
-    ) in rows:
-        yanked, reason = yanks[release_id]
-        files.append(
-            simple.SimpleFile(
-                filename=filename,
-                url=deleted_file_url(path, moment) if deleted_at else f"{files_url}{path}",
-                sha256=sha256,
-                size=size,
-                upload_time=uploaded.strftime(simple.UPLOAD_TIME_FORMAT),
-                requires_python=requires_python,
-                yanked=yanked,
-                yanked_reason=reason,
-                metadata_sha256=metadata_sha256,
-                version=version,
-            )
+    return [
+        simple.simple_file(
+            project,
+            filename=filename,
+            url=deleted_file_url(path, moment) if deleted_at else f"{files_url}{path}",
+            sha256=sha256,
+            size=size,
+            uploaded=uploaded,
+            requires_python=requires_python,
+            yanked=yanks[release_id][0],
+            yanked_reason=yanks[release_id][1],
+            metadata_sha256=metadata_sha256,
+            version=version,
+            # The Integrity API answers for live files only.
+            has_provenance=has_provenance and deleted_at is None,
         )
-    return files
+        for (
+            filename,
+            path,
+            sha256,
+            size,
+            uploaded,
+            metadata_sha256,
+            deleted_at,
+            release_id,
+            version,
+            requires_python,
+            _yanked_now,
+            _reason_now,
+            has_provenance,
+        ) in rows
+    ]
 
 
 def releases_at(project: Project, moment: datetime) -> tuple[list[Release], list[File]]:

@@ -23,7 +23,7 @@ def seed_yank_history(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("packages", "0003_quarantine_notice_and_journal_actor"),
+        ("packages", "0005_file_has_provenance"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
