@@ -103,17 +103,19 @@ def index_at(moment: datetime) -> list[tuple[str, str, int]]:
 
 def project_at(normalized_name: str, moment: datetime) -> Project | None:
     """The project that had this name at `moment` (a deleted name may have been taken again).
-    Not filtered by `visible`: the caller asks the live view's own questions of it."""
-    existed = Q(created__lte=moment) | Exists(
-        _files_at(moment).filter(release__project=OuterRef("pk"))
-    )
-    return (
+    Not filtered by `visible`: the caller asks the live view's own questions of it. One query
+    when the project was created by then (the usual case, and every page-cache hit's)."""
+    candidates = (
         Project.all_objects.filter(normalized_name=normalized_name)
         .filter(_alive(moment))
-        .filter(existed)
         .order_by("-created")
-        .first()
     )
+    for project in candidates:
+        if project.created <= moment or (
+            _files_at(moment).filter(release__project=project).exists()
+        ):
+            return project
+    return None
 
 
 def yank_states(

@@ -278,3 +278,10 @@ def test_kept_bytes_are_no_orphans_and_a_purge_removes_them(
         call_command("purge_deleted", "--older-than-days", "0", stdout=out)
     assert not storage.exists(sdist.path)
     assert "purged 1 deleted file" in out.getvalue()
+
+
+def test_a_cached_page_costs_one_query_like_a_live_one(client, story, django_assert_num_queries):
+    url = f"/as-of/{story['two']}/simple/demo/"
+    assert client.get(url).status_code == 200
+    with django_assert_num_queries(1):
+        assert client.get(url).status_code == 200
