@@ -362,9 +362,18 @@ class ReleaseAdmin(RemovePermissionMixin, ScaledAdmin):
 
 @admin.register(File)
 class FileAdmin(RemovePermissionMixin, ScaledAdmin):
-    list_display = ("filename", "project", "version", "packagetype", "file_size", "upload_time")
+    list_display = (
+        "filename",
+        "project",
+        "version",
+        "packagetype",
+        "file_size",
+        "upload_time",
+        "deleted_at",
+    )
     list_select_related = ("release__project",)
-    list_filter = ("packagetype",)
+    # "Deleted at: not empty" lists the files owners deleted, kept for the point-in-time view.
+    list_filter = ("packagetype", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("filename",)
     search_help_text = "The start of a filename, or a whole sha256 or blake2b-256 digest."
     readonly_fields = [f.name for f in File._meta.fields]
@@ -384,6 +393,10 @@ class FileAdmin(RemovePermissionMixin, ScaledAdmin):
         if len(term) == 64:
             query |= Q(sha256_digest=term.lower()) | Q(blake2_256_digest=term.lower())
         return queryset.filter(query), False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Kept deleted files too, so staff can find and purge one (malware found later).
+        return File.all_objects.all()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -407,8 +420,9 @@ class FileAdmin(RemovePermissionMixin, ScaledAdmin):
             request,
             queryset.select_related("release__project"),
             title="Remove files",
-            warning="Deletes the files and their stored objects. The filenames stay reserved: "
-            "no file may use them again. This cannot be undone.",
+            warning="Deletes the files and their stored objects, also from the point-in-time "
+            "view (/as-of/) of every moment. The filenames stay reserved: no file may use "
+            "them again. This cannot be undone.",
             apply=lambda file, data: moderation.remove_file(
                 file=file, reason=data["reason"], by=request.user
             ),

@@ -147,6 +147,10 @@ def remove_release(*, release: Release, reason: str, by: AbstractBaseUser | None
 
 @transaction.atomic
 def remove_file(*, file: File, reason: str, by: AbstractBaseUser | None = None) -> None:
+    if file.deleted_at is not None:
+        # Deleted by its owners and kept for the point-in-time view: now gone at every moment.
+        releases.purge_deleted_file(file=file, user=by)
+        return
     releases.delete_file(file=file, user=by, reason=reason, purge=True)
 
 

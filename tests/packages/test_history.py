@@ -285,3 +285,23 @@ def test_a_cached_page_costs_one_query_like_a_live_one(client, story, django_ass
     assert client.get(url).status_code == 200
     with django_assert_num_queries(1):
         assert client.get(url).status_code == 200
+
+
+def test_staff_find_a_kept_file_in_admin_and_purge_it(
+    client, story, django_capture_on_commit_callbacks
+):
+    from packages import staff
+    from tests.packages.test_admin import changelist, make_staff, run_action
+
+    client.force_login(make_staff("boss", staff.ADMINISTRATORS))
+    sdist = File.all_objects.get(packagetype="sdist")
+    listed = client.get(changelist(File), {"deleted_at__isempty": "0"})
+    assert [f.filename for f in listed.context["cl"].result_list] == [sdist.filename]
+    with django_capture_on_commit_callbacks(execute=True):
+        done = run_action(client, File, "remove", [sdist], reason="malware", confirm="1")
+    assert done.status_code == 302
+    assert not File.all_objects.filter(pk=sdist.pk).exists()
+    assert not storages["default"].exists(sdist.path)
+    assert "demo-1.0.tar.gz" not in filenames(
+        simple_json(client, f"/as-of/{story['two']}/simple/demo/")
+    )
