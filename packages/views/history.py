@@ -53,7 +53,7 @@ def with_moment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             return response
         canonical = history.format_moment(parsed)
         if canonical != moment:
-            rest = request.path.split("/", 3)[3]  # after "/as-of/<moment>/"
+            rest = request.path_info.split("/", 3)[3]  # after "/as-of/<moment>/"
             return HttpResponsePermanentRedirect(
                 iri_to_uri(f"/as-of/{canonical}/{rest}") + _query(request)
             )
