@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("webhooks.urls")),
     path("", include("packages.urls")),
+    path("", include("organizations.urls")),
     path("", include("accounts.urls")),
     # Health probes and Prometheus metrics.
     path("", include("operations.urls")),
