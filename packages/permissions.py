@@ -70,9 +70,10 @@ def _role_and_standing(*, user: User, project: Project) -> tuple[str | None, Sta
     if row is None:
         return None, None
     personal = row.pop("personal")
-    owner = personal == RoleName.OWNER or row.pop("org_owner", False)
-    owner = owner or row.pop("team_owner", False)
-    maintainer = personal is not None or row.pop("team_member", False)
+    org_owner, team_owner = row.pop("org_owner", False), row.pop("team_owner", False)
+    team_member = row.pop("team_member", False)
+    owner = personal == RoleName.OWNER or org_owner or team_owner
+    maintainer = personal is not None or team_member
     if not owner and not maintainer:
         return None, None
     return (RoleName.OWNER if owner else RoleName.MAINTAINER), Standing(**row)
