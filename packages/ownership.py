@@ -33,11 +33,11 @@ def transfer_project(
 ) -> Project:
     """Move a project into `organization` (from no organization or another one). Personal roles
     stay; roles held by the previous organization's teams go with it."""
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    locked = Project.objects.select_for_update().select_related("organization").get(pk=project.pk)
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     if not organization.in_good_standing:
         raise OwnershipError(f"Organization '{organization.name}' cannot own projects now.")
-    previous = project.organization
+    previous = locked.organization
     if previous is not None and previous.pk == organization.pk:
         raise OwnershipError(f"Project '{project.name}' already belongs to '{organization.name}'.")
     TeamProjectRole.objects.filter(project=project).delete()
