@@ -36,7 +36,9 @@ class CreateOrganizationForm(OrganizationDetailsForm):
 
 class InviteForm(forms.Form):
     username = forms.CharField(max_length=150)
-    role_name = forms.ChoiceField(choices=OrganizationRoleName.choices, label="Role")
+    role_name = forms.ChoiceField(
+        choices=OrganizationRoleName.choices, label="Role", initial=OrganizationRoleName.MEMBER
+    )
 
 
 class ChangeRoleForm(forms.Form):

@@ -80,7 +80,7 @@ class ConfirmForm(forms.Form):
 class TransferForm(forms.Form):
     """Which of the user's organizations should own the project."""
 
-    organization = forms.ChoiceField(label="Organization")
+    organization = forms.ChoiceField(label="New owner organization")
 
     def __init__(self, *args: object, choices: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
