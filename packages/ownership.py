@@ -33,7 +33,11 @@ def transfer_project(
 ) -> Project:
     """Move a project into `organization` (from no organization or another one). Personal roles
     stay; roles held by the previous organization's teams go with it."""
-    locked = Project.objects.select_for_update().select_related("organization").get(pk=project.pk)
+    locked = (
+        Project.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .get(pk=project.pk)
+    )
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     if not organization.in_good_standing:
         raise OwnershipError(f"Organization '{organization.name}' cannot own projects now.")
@@ -131,7 +135,7 @@ def remove_team_role(
     *, role: TeamProjectRole, by: AbstractBaseUser, ip_address: str | None = None
 ) -> None:
     role = (
-        TeamProjectRole.objects.select_for_update()
+        TeamProjectRole.objects.select_for_update(of=("self",))
         .select_related("project", "team__organization")
         .get(pk=role.pk)
     )
