@@ -199,3 +199,18 @@ def test_upload_denial_stays_one_query(django_assert_num_queries, acme):
     personal = make_project("personal", owner=alice)
     with django_assert_num_queries(1):
         assert permissions.upload_denial(user=alice, project=personal) is None
+
+
+def test_json_api_names_the_owning_organization_once_moved(client, acme):
+    from tests.factories import make_release
+
+    alice = user("alice")
+    project = make_project("widgets", owner=alice)
+    make_release(project, "1.0")
+    assert client.get("/pypi/widgets/json").json()["ownership"]["organization"] is None
+    ownership.transfer_project(project=project, organization=acme, by=alice)
+    # The move is journaled, so the cached answer (keyed by serial) is not served again.
+    assert client.get("/pypi/widgets/json").json()["ownership"] == {
+        "organization": "acme",
+        "roles": [{"role": "Owner", "user": "alice"}],
+    }
