@@ -1,15 +1,19 @@
 """What staff do to organizations: approve or decline a new one, freeze or unfreeze one. The
 admin actions call these; each takes who did it (`by`) and why (`reason`), which go to the
-organization's history (the reason under a staff-only key) and to Django admin's log."""
+organization's history (the reason under a staff-only key) and to Django admin's log. The
+creator of a reviewed organization gets a mail saying how it went (never the reason)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.emails import primary_email
+from accounts.mail import send_templated_mail
 from accounts.moderation import ModerationError, user_or_none
 from organizations.events import STAFF_REASON, EventTag, record_organization_event
 from organizations.models import Organization
@@ -30,8 +34,30 @@ def _log(*, organization: Organization, by: AbstractBaseUser | None, message: st
     )
 
 
+def _tell_creator(organization: Organization, *, outcome: str) -> None:
+    creator = organization.created_by
+    email = primary_email(creator) if creator is not None else None
+    if email is None:
+        return
+    context = {
+        "organization": organization,
+        "user": creator,
+        "outcome": outcome,
+        "url": f"{settings.SITE_URL}/manage/organization/{organization.name}/",
+    }
+    transaction.on_commit(
+        lambda: send_templated_mail(
+            to=email.email, template="organization-reviewed", context=context
+        )
+    )
+
+
 def _locked(organization: Organization) -> Organization:
-    return Organization.objects.select_for_update().get(pk=organization.pk)
+    return (
+        Organization.objects.select_for_update(of=("self",))
+        .select_related("created_by")
+        .get(pk=organization.pk)
+    )
 
 
 def _set(organization: Organization, **fields: object) -> None:
@@ -52,6 +78,7 @@ def approve_organization(
         organization=organization, tag=EventTag.APPROVE, user=by, **{STAFF_REASON: reason}
     )
     _log(organization=organization, by=by, message=f"Approved: {reason}")
+    _tell_creator(organization, outcome="approved")
 
 
 @transaction.atomic
@@ -67,6 +94,7 @@ def decline_organization(
         organization=organization, tag=EventTag.DECLINE, user=by, **{STAFF_REASON: reason}
     )
     _log(organization=organization, by=by, message=f"Declined: {reason}")
+    _tell_creator(organization, outcome="declined")
 
 
 @transaction.atomic

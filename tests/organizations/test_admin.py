@@ -24,11 +24,15 @@ def moderator():
     return user
 
 
-def test_moderator_approves_and_declines_with_reasons(client, moderator):
-    pending = make_organization("newco", owner=make_user("alice"), status="pending")
-    spam = make_organization("spamco", owner=make_user("bob"), status="pending")
+def test_moderator_approves_and_declines_with_reasons(
+    client, moderator, mailoutbox, django_capture_on_commit_callbacks
+):
+    alice, bob = make_user("alice"), make_user("bob")
+    pending = make_organization("newco", owner=alice, status="pending", created_by=alice)
+    spam = make_organization("spamco", owner=bob, status="pending", created_by=bob)
     client.force_login(moderator)
-    response = run_action(client, Organization, "approve", [pending], reason="Known company")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, Organization, "approve", [pending], reason="Known company")
     assert response.status_code == 302
     pending.refresh_from_db()
     assert pending.status == "approved" and pending.reviewed_at is not None
@@ -37,9 +41,16 @@ def test_moderator_approves_and_declines_with_reasons(client, moderator):
     assert LogEntry.objects.get(object_id=str(pending.pk)).change_message == (
         "Approved: Known company"
     )
-    run_action(client, Organization, "decline", [spam], reason="Spam")
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(client, Organization, "decline", [spam], reason="Spam")
     spam.refresh_from_db()
     assert spam.status == "declined"
+    approved_mail, declined_mail = mailoutbox
+    assert approved_mail.to == ["alice@example.com"] and "approved" in approved_mail.subject
+    assert "http://testserver/manage/organization/newco/" in approved_mail.body
+    assert declined_mail.to == ["bob@example.com"] and "declined" in declined_mail.subject
+    assert "Known company" not in approved_mail.body
+    assert "Spam" not in declined_mail.body.replace("spamco", "").replace("Spamco", "")
     # Declining an approved one is refused with a message; nothing changes.
     response = run_action(client, Organization, "decline", [pending], reason="oops")
     pending.refresh_from_db()
