@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import account_required, manage_required, reauth_redirect
@@ -44,6 +45,11 @@ def organization_for(request: HttpRequest, name: str, denial: Denial) -> Organiz
 
 def _url(organization: Organization, page: str = "") -> str:
     return f"/manage/organization/{organization.name}/{page}"
+
+
+def _team_url(team: Team) -> str:
+    # A team's name may hold any printable character but "/", so it is quoted.
+    return reverse("manage-org-team", args=[team.organization.name, team.name])
 
 
 def organization_context(
@@ -273,7 +279,7 @@ def teams_page(request: HttpRequest, name: str) -> HttpResponse:
                 form.add_error("name", str(exc))
             else:
                 messages.success(request, f"Created team '{team.name}'.")
-                return redirect(_url(organization, f"team/{team.name}/"))
+                return redirect(_team_url(team))
     team_list = organization.teams.order_by("normalized_name").prefetch_related("members__user")
     context = organization_context(request, organization, "teams", form=form, teams=team_list)
     status = 400 if request.method == "POST" else 200
@@ -310,7 +316,7 @@ def team_page(request: HttpRequest, name: str, team_name: str) -> HttpResponse:
                 form.add_error("username", str(exc))
             else:
                 messages.success(request, f"Added '{form.cleaned_data['username']}'.")
-                return redirect(_url(organization, f"team/{team.name}/"))
+                return redirect(_team_url(team))
     context = organization_context(
         request,
         organization,
@@ -344,7 +350,7 @@ def remove_team_member(request: HttpRequest, name: str, team_name: str) -> HttpR
     member.team = team
     teams.remove_team_member(member=member, by=request.user, ip_address=client_ip(request))
     messages.success(request, f"Removed '{member.user.get_username()}' from '{team.name}'.")
-    return redirect(_url(organization, f"team/{team.name}/"))
+    return redirect(_team_url(team))
 
 
 @require_POST

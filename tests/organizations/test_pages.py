@@ -200,3 +200,16 @@ def test_events_record_who_acted_and_from_where(client, people):
         "192.0.2.7",
         "Core",
     )
+
+
+def test_a_team_name_with_url_characters_links_and_redirects_quoted(client, people):
+    logged_in(client, people["alice"])
+    response = client.post("/manage/organization/acme/teams/", {"name": "Q&A #1?"})
+    assert response.status_code == 302
+    assert response.url == "/manage/organization/acme/team/Q&A%20%231%3F/"
+    page = client.get(response.url)
+    assert page.status_code == 200 and b"Team Q&amp;A #1?" in page.content
+    listing = client.get("/manage/organization/acme/teams/")
+    assert b'href="/manage/organization/acme/team/Q&amp;A%20%231%3F/"' in listing.content
+    added = client.post(response.url, {"username": "carol"})
+    assert added.status_code == 302 and added.url == response.url
