@@ -50,12 +50,19 @@ def member_organizations(user: AbstractBaseUser | AnonymousUser) -> Organization
     return Organization.objects.in_good_standing().filter(roles__user=user)
 
 
-def is_member(user: AbstractBaseUser | AnonymousUser, organization: Organization) -> bool:
+def is_member(user: AbstractBaseUser | AnonymousUser, organization: Organization | None) -> bool:
     """Whether `user` has a role (Owner, Manager or Member) in `organization` while it is in
     good standing: the "organization's members may read its private projects" rule."""
     if organization is None or not organization.in_good_standing:
         return False
-    return member_organizations(user).filter(pk=organization.pk).exists()
+    return is_member_of_id(user, organization_id=organization.pk)
+
+
+def is_member_of_id(user: AbstractBaseUser | AnonymousUser, *, organization_id: int | None) -> bool:
+    """`is_member` for a bare `Project.organization_id`, in one query (standing included)."""
+    if organization_id is None:
+        return False
+    return member_organizations(user).filter(pk=organization_id).exists()
 
 
 # --- Invitations ----------------------------------------------------------------------------

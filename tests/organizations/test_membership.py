@@ -118,6 +118,12 @@ def test_membership_questions(alice):
     assert not is_member(AnonymousUser(), acme)
     assert set(member_organizations(bob)) == {acme}
     assert set(member_organizations(AnonymousUser())) == set()
+    assert membership.is_member_of_id(bob, organization_id=acme.pk)
+    assert not membership.is_member_of_id(bob, organization_id=other.pk)
+    assert not membership.is_member_of_id(bob, organization_id=None)
+    assert not is_member(bob, None)
+    moderation.freeze_organization(organization=acme, reason="x")
+    assert not membership.is_member_of_id(bob, organization_id=acme.pk)
     bob.is_active = False
     assert not is_member(bob, acme)
 
