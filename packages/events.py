@@ -26,6 +26,11 @@ class EventTag:
     # By owners (packages/lifecycle.py).
     ARCHIVE_ENTER = "project:archive:enter"
     ARCHIVE_EXIT = "project:archive:exit"
+    # Organizations (packages/ownership.py).
+    ORGANIZATION_ADD = "project:organization:add"
+    TEAM_ROLE_ADD = "project:team_role:add"
+    TEAM_ROLE_CHANGE = "project:team_role:change"
+    TEAM_ROLE_REMOVE = "project:team_role:remove"
     # By staff (packages/moderation.py).
     QUARANTINE_ENTER = "project:quarantine:enter"
     QUARANTINE_EXIT = "project:quarantine:exit"

@@ -89,3 +89,13 @@ class ConfirmForm(forms.Form):
         if value != self.expected:
             raise forms.ValidationError(f"That is not “{self.expected}”; nothing was deleted.")
         return value
+
+
+class TransferForm(forms.Form):
+    """Which of the user's organizations should own the project."""
+
+    organization = forms.ChoiceField(label="New owner organization")
+
+    def __init__(self, *args: object, choices: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].choices = [(name, name) for name in choices]

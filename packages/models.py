@@ -74,6 +74,15 @@ class Project(models.Model):
     lifecycle_status_note = models.TextField(
         blank=True, help_text="Shown with the archived status (simple API, project page)"
     )
+    # The organization that owns it (packages/ownership.py moves it there); its Owners are
+    # Owners of the project and its teams hold TeamProjectRoles on it.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
     # Set when an owner deletes the project (see LiveManager); its releases and files get the
     # same time.
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -290,6 +299,25 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role_name} {self.user} on {self.project}"
+
+
+class TeamProjectRole(models.Model):
+    """A team's role on one of its organization's projects: the same Owner or Maintainer powers
+    as a personal Role, for each member of the team (packages/permissions.py)."""
+
+    team = models.ForeignKey(
+        "organizations.Team", on_delete=models.CASCADE, related_name="project_roles"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="team_roles")
+    role_name = models.CharField(max_length=20, choices=RoleName.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "project"], name="unique_team_project_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_name} team {self.team} on {self.project}"
 
 
 class JournalQuerySet(models.QuerySet):

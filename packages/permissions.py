@@ -13,8 +13,16 @@ project as soon as its user loses the role.
 | archive, unarchive          | yes   | no         | no         |
 | invite, change, remove roles| yes   | no         | no         |
 | remove (leave) own role     | yes*  | yes        | -          |
+| give a team a role          | yes   | no         | no         |
+| move it into an organization| yes** | no         | no         |
 
 * never the last Owner (packages/collaboration.py enforces that).
+** and Owner of the organization too (organizations/permissions.py).
+
+A project's Owners and Maintainers are its personal roles plus, for a project an organization
+owns while that organization is approved and not frozen, the organization's Owners (as Owners)
+and the members of its teams that hold a role on the project (as that role). `_role_and_standing`
+reads all of it in one query, so every question below gets the same answer.
 """
 
 from __future__ import annotations
@@ -22,12 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef
+from django.db.models import Exists, F, OuterRef, Subquery
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
 from accounts.models import ApiToken
-from packages.models import Project, Role, RoleName
+from organizations.models import Organization, OrganizationRole, OrganizationRoleName
+from organizations.permissions import owner_denial
+from packages.models import Project, Role, RoleName, TeamProjectRole
 
 
 @dataclass(frozen=True)
@@ -39,19 +50,83 @@ User = AbstractBaseUser | AnonymousUser
 
 
 def _role_and_standing(*, user: User, project: Project) -> tuple[str | None, Standing | None]:
-    """The user's role on the project and, when they have one, their account standing: one
-    query, so pages that ask for every row stay cheap."""
+    """The user's role on the project (personal, or through its organization) and, when they
+    have one, their account standing: one query, so pages that ask for every row stay cheap."""
     if not user.is_authenticated:
         return None, None
+    user_ref = OuterRef("pk")
+    expressions = {
+        "personal": Subquery(
+            Role.objects.filter(user=user_ref, project=project).values("role_name")[:1]
+        )
+    }
+    if project.organization_id is not None:
+        expressions.update(_organization_expressions(user_ref, project))
     row = (
-        Role.objects.filter(user=user, project=project)
-        .values("role_name", **standing_expressions(OuterRef("user_id")))
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .values(**expressions, **standing_expressions(user_ref))
         .first()
     )
     if row is None:
         return None, None
-    role_name = row.pop("role_name")
-    return role_name, Standing(**row)
+    personal = row.pop("personal")
+    org_owner, team_owner = row.pop("org_owner", False), row.pop("team_owner", False)
+    team_member = row.pop("team_member", False)
+    owner = personal == RoleName.OWNER or org_owner or team_owner
+    maintainer = personal is not None or team_member
+    if not owner and not maintainer:
+        return None, None
+    return (RoleName.OWNER if owner else RoleName.MAINTAINER), Standing(**row)
+
+
+def _organization_expressions(user_ref: OuterRef, project: Project) -> dict[str, Exists]:
+    """Whether the user is an Owner of the project's organization, and whether a team of theirs
+    holds Owner (or any) role on it; only while the organization is in good standing."""
+    good = Organization.objects.in_good_standing().filter(pk=project.organization_id)
+    team_roles = TeamProjectRole.objects.filter(
+        project=project,
+        team__organization_id=project.organization_id,
+        team__members__user=user_ref,
+    ).filter(Exists(good))
+    return {
+        "org_owner": Exists(
+            OrganizationRole.objects.filter(
+                user=user_ref,
+                organization_id=project.organization_id,
+                role_name=OrganizationRoleName.OWNER,
+            ).filter(Exists(good))
+        ),
+        "team_owner": Exists(team_roles.filter(role_name=RoleName.OWNER)),
+        "team_member": Exists(team_roles),
+    }
+
+
+def projects_with_roles(user: User) -> dict[int, str]:
+    """{project id: role} for every project the user has a role on, personal or through an
+    organization (the same grants as `_role_and_standing`, for listing them)."""
+    if not user.is_authenticated:
+        return {}
+    roles: dict[int, str] = {}
+    good = Organization.objects.in_good_standing()
+    through_teams = TeamProjectRole.objects.filter(
+        team__members__user=user,
+        project__organization__in=good,
+        team__organization=F("project__organization"),
+    ).values_list("project_id", "role_name")
+    for project_id, role_name in through_teams:
+        if roles.get(project_id) != RoleName.OWNER:
+            roles[project_id] = role_name
+    owned = Project.objects.filter(
+        organization__in=good.filter(roles__user=user, roles__role_name=OrganizationRoleName.OWNER)
+    ).values_list("pk", flat=True)
+    roles.update(dict.fromkeys(owned, RoleName.OWNER))
+    for project_id, role_name in Role.objects.filter(user=user).values_list(
+        "project_id", "role_name"
+    ):
+        if roles.get(project_id) != RoleName.OWNER:
+            roles[project_id] = role_name
+    return roles
 
 
 def _frozen(user: User) -> Denial:
@@ -77,6 +152,15 @@ def upload_denial(*, user: User, project: Project, token: ApiToken | None = None
         return _frozen(user)
     if message := standing_denial(user, uploading=True, standing=standing):
         return Denial(message)
+    if (
+        project.organization_id is not None
+        and not Organization.objects.in_good_standing().filter(pk=project.organization_id).exists()
+    ):
+        # The public index's check 9.
+        return Denial(
+            "Organization account owning this project is inactive. See "
+            f"{settings.HELP_URL}#admin-intervention for more information."
+        )
     return None
 
 
@@ -150,4 +234,23 @@ def see_project_denial(*, user: User, project: Project) -> Denial | None:
     role_name, standing = _role_and_standing(user=user, project=project)
     if role_name is None or standing.frozen or not user.is_active:
         return Denial(f"Project '{project.name}' is quarantined.")
+    return None
+
+
+def change_team_roles_denial(*, user: User, project: Project) -> Denial | None:
+    """Giving a team of the project's organization a role on it, changing or removing one."""
+    return manage_denial(user=user, project=project)
+
+
+def transfer_project_denial(
+    *, user: User, project: Project, organization: Organization
+) -> Denial | None:
+    """Moving a project into an organization takes an Owner of both (as the public index
+    requires), the organization approved and not frozen."""
+    if denial := manage_denial(user=user, project=project):
+        return denial
+    if message := owner_denial(user=user, organization=organization):
+        return Denial(message)
+    if project.organization_id == organization.pk:
+        return Denial(f"Project '{project.name}' already belongs to '{organization.name}'.")
     return None

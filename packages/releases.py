@@ -24,6 +24,7 @@ from packages.models import (
     Role,
     RoleInvitation,
     RoleName,
+    TeamProjectRole,
     YankChange,
 )
 from packages.names import lookup_name, normalize_name, ultranormalize_name
@@ -316,9 +317,11 @@ def delete_project(
     now = timezone.now()
     File.objects.filter(release__project=project).update(deleted_at=now)
     Release.objects.filter(project=project).update(deleted_at=now)
-    Project.objects.filter(pk=project.pk).update(deleted_at=now, total_size=0)
-    project.deleted_at = now
+    # Out of its organization too: a kept row must not hold the organization (PROTECT).
+    Project.objects.filter(pk=project.pk).update(deleted_at=now, total_size=0, organization=None)
+    project.deleted_at, project.organization = now, None
     Role.objects.filter(project=project).delete()
+    TeamProjectRole.objects.filter(project=project).delete()
     RoleInvitation.objects.filter(project=project).delete()
     project.api_tokens.clear()  # A scoped token stays scoped (to nothing).
 

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "accounts",
+    "organizations",
     "packages",
     "attestations",
     "uploads",
@@ -331,6 +332,9 @@ REAUTH_GRACE_SECONDS = env_int("REAUTH_GRACE_SECONDS", 30 * 60)
 EMAIL_TOKEN_MAX_AGE = env_int("EMAIL_TOKEN_MAX_AGE", 6 * 3600)
 PASSWORD_RESET_TIMEOUT = EMAIL_TOKEN_MAX_AGE
 ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 7 * 24 * 3600)
+# New organizations wait for staff approval (the public index's way); off by default, since a
+# private index's users are the operator's own people.
+ORGANIZATIONS_REQUIRE_APPROVAL = env_bool("ORGANIZATIONS_REQUIRE_APPROVAL", False)
 # "COUNT/SECONDS" per key, counted in the cache; each can be overridden, e.g.
 # RATE_LIMIT_PROJECT_CREATE_USER=100/3600. PyPI's numbers where it has them.
 RATE_LIMITS = {

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("attestations.urls")),
     path("", include("packages.urls")),
+    path("", include("organizations.urls")),
     path("", include("accounts.urls")),
     # Health probes and Prometheus metrics.
     path("", include("operations.urls")),

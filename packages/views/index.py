@@ -39,7 +39,7 @@ def _lookup_project(name: str) -> Project:
     normalized = lookup_name(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
+        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "organization")
         .first()
         if normalized is not None
         else None

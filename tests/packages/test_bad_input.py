@@ -18,8 +18,15 @@ from django.utils import timezone
 
 from accounts.login import AUTHENTICATED_AT_KEY
 from packages.history import format_moment
-from packages.models import File
-from tests.factories import make_token, make_user, post_upload, wheel_upload
+from packages.models import File, Project
+from tests.factories import (
+    make_organization,
+    make_team,
+    make_token,
+    make_user,
+    post_upload,
+    wheel_upload,
+)
 from webhooks.models import Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -78,12 +85,25 @@ FIELDS = [
     "expires",
     "upload_limit",
     "accept",
+    "name",
+    "display_name",
+    "link_url",
+    "team",
+    "team_role_id",
+    "member_id",
+    "organization",
 ]
 # Mounts whose views are Django's or django-rq's, not this project's.
 SKIPPED_PREFIXES = ("admin/", "django-rq/")
 # The route parameters and values that find something, so each parameter is fuzzed alone
 # with real values in the others (a bad version of a real project reaches the release lookup).
-GOOD = {"name": "demo", "version": "1.0", "username": "alice", "action": "delete"}
+GOOD = {
+    "name": "demo",
+    "version": "1.0",
+    "username": "alice",
+    "action": "delete",
+    "team_name": "core",
+}
 
 
 def routes() -> Iterator[tuple[str, URLPattern]]:
@@ -144,6 +164,10 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         project=file.release.project, url="https://ci.example.com/", events=["file.uploaded"]
     )
     delivery = Delivery.objects.create(subscription=hook, event="file.uploaded", payload={})
+    # An organization "demo" (its own namespace) owning the project, with a team "core".
+    organization = make_organization("demo", owner=user)
+    make_team(organization, "core", members=[user])
+    Project.objects.update(organization=organization)
     return {
         **GOOD,
         "subscription_id": str(hook.pk),
