@@ -76,3 +76,25 @@ def test_purging_a_release_and_a_project_removes_rows_and_objects(client, token)
     assert not Project.all_objects.exists() and not File.all_objects.exists()
     assert not exists(paths[1])
     assert FilenameRegistry.objects.count() == 2
+
+
+def test_deleting_an_organizations_project_leaves_no_rights_and_frees_the_organization(
+    client, token
+):
+    from organizations.models import Organization
+    from packages.models import TeamProjectRole
+    from tests.factories import make_organization, make_team
+
+    upload_all(client, token, wheel_upload("demo", "1.0"))
+    organization = make_organization()
+    project = Project.objects.get()
+    Project.objects.filter(pk=project.pk).update(organization=organization)
+    TeamProjectRole.objects.create(
+        team=make_team(organization), project=project, role_name="Maintainer"
+    )
+    delete_project(project=Project.objects.get())
+    kept = Project.all_objects.get(pk=project.pk)
+    assert kept.deleted_at is not None and kept.organization is None
+    assert not TeamProjectRole.objects.exists()
+    organization.delete()  # No kept row protects it.
+    assert not Organization.objects.exists()
