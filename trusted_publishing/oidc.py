@@ -144,7 +144,15 @@ def signing_key(issuer: Issuer, kid: str | None) -> jwt.PyJWK:
     if keys is None or (
         _pick(keys, kid) is None and cache.add(cache_key + ":refresh", 1, REFRESH_INTERVAL_SECONDS)
     ):
-        keys = _fetch_keys(issuer)
+        # An issuer that failed is not asked again for a while: each token naming it would
+        # otherwise cost a slow outbound request.
+        if cache.get(cache_key + ":failed"):
+            raise invalid_token("the issuer's keys could not be fetched; try again later")
+        try:
+            keys = _fetch_keys(issuer)
+        except ExchangeError:
+            cache.set(cache_key + ":failed", 1, REFRESH_INTERVAL_SECONDS)
+            raise
         cache.set(cache_key, keys, KEYS_CACHE_SECONDS)
     found = _pick(keys, kid)
     if found is None:

@@ -18,6 +18,7 @@ from django.urls.resolvers import RoutePattern
 from accounts.login import AUTHENTICATED_AT_KEY
 from packages.models import File
 from tests.factories import make_token, make_user, post_upload, wheel_upload
+from trusted_publishing.models import PendingPublisher, TrustedPublisher
 from webhooks.models import Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +77,13 @@ FIELDS = [
     "expires",
     "upload_limit",
     "accept",
+    "kind",
+    "owner_id",
+    "workflow",
+    "issuer_url",
+    "issuer",
+    "claims",
+    "project_name",
 ]
 # Mounts whose views are Django's or django-rq's, not this project's.
 SKIPPED_PREFIXES = ("admin/", "django-rq/")
@@ -138,10 +146,19 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         project=file.release.project, url="https://ci.example.com/", events=["file.uploaded"]
     )
     delivery = Delivery.objects.create(subscription=hook, event="file.uploaded", payload={})
+    publisher = TrustedPublisher.objects.create(
+        project=file.release.project, kind="google", email="ci@example.com"
+    )
+    pending = PendingPublisher.objects.create(
+        project_name="later", normalized_name="later", kind="google", email="ci@example.com",
+        added_by=user,
+    )  # fmt: skip
     return {
         **GOOD,
         "subscription_id": str(hook.pk),
         "delivery_id": str(delivery.pk),
+        "publisher_id": str(publisher.pk),
+        "pending_id": str(pending.pk),
         "file_id": str(file.pk),
         "email_id": str(user.emails.first().pk),
         "identifier": str(identifier),

@@ -87,9 +87,6 @@ def test_github_token_mints_a_scoped_15_minute_token_and_records_the_event(
     assert "GitHub octo-org/sampleproject release.yml" in event.additional["publisher"]
     # The owners' history page shows it.
     client.force_login(owner)
-    session = client.session
-    session["auth_time"] = timezone.now().timestamp()
-    session.save()
     page = client.get(f"/manage/project/{project.name}/history/")
     assert b"project:short_lived_api_token:added" in page.content
     assert b"0123456789abcdef0123456789abcdef01234567" in page.content
@@ -336,3 +333,31 @@ def test_mint_token_is_rate_limited_per_ip(client, github, publisher, audience, 
     assert response.status_code == 429
     assert response.json()["errors"][0]["code"] == "rate-limited"
     assert not ApiToken.objects.exists()
+
+
+def test_an_issuer_that_cannot_be_reached_is_not_asked_again_at_once(
+    client, settings, publisher, audience, github
+):
+    token = github.token(audience=audience, **github_claims())
+    github.__exit__(None, None, None)  # the issuer goes away
+    first = mint(client, token)
+    assert refusal_code(first) == "invalid-token"
+    assert "could not fetch" in first.json()["errors"][0]["description"]
+    second = mint(client, token)
+    assert "try again later" in second.json()["errors"][0]["description"]
+    assert not ApiToken.objects.exists()
+
+
+def test_a_private_gitlab_url_named_by_an_owner_is_not_fetched(
+    client, gitlab, project, owner, audience, settings
+):
+    add_publisher(
+        project=project, by=owner, kind=Kind.GITLAB, owner="my-group", repository="sampleproject",
+        workflow=".gitlab-ci.yml", issuer_url=gitlab.url,
+    )  # fmt: skip
+    settings.TRUSTED_PUBLISHING_ALLOW_PRIVATE = False
+    host = gitlab.url.removeprefix("http://")
+    response = mint(client, gitlab.token(audience=audience, **gitlab_claims(host=host)))
+    assert refusal_code(response) == "invalid-token"
+    assert "not on the public internet" in response.json()["errors"][0]["description"]
+    assert gitlab.requests == []
