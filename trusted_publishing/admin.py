@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from packages.events import record_project_event
+from packages.names import normalize_name
 from pypi_site.admin import ReadOnlyAdmin, ScaledAdmin
 from trusted_publishing.models import (
     MatchRule,
@@ -15,7 +17,14 @@ from trusted_publishing.models import (
     PublisherToken,
     TrustedPublisher,
 )
-from trusted_publishing.publishers import PublisherError, clean_fields, publisher_kinds_fields
+from trusted_publishing.publishers import (
+    EventTag,
+    PublisherError,
+    clean_fields,
+    pending_name_denial,
+    publisher_kinds_fields,
+    remove_publisher,
+)
 
 RULE_EXAMPLE = (
     '[{"claim": "repository", "match": "exact"}, {"claim": "workflow_ref", "match": "ref"}]'
@@ -83,12 +92,40 @@ class TrustedPublisherAdmin(ScaledAdmin):
     def details(self, obj: TrustedPublisher) -> str:
         return "; ".join(f"{label}: {value}" for label, value in publisher_kinds_fields(obj))
 
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        tag = EventTag.PUBLISHER_CHANGE if change else EventTag.PUBLISHER_ADD
+        record_project_event(
+            project=obj.project, tag=tag, user=request.user, publisher=obj.specifier
+        )
+
+    def delete_model(self, request: HttpRequest, obj: TrustedPublisher) -> None:
+        remove_publisher(publisher=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for publisher in queryset:
+            remove_publisher(publisher=publisher, by=request.user)
+
+
+class PendingPublisherAdminForm(PublisherAdminForm):
+    def clean_project_name(self) -> str:
+        name = self.cleaned_data["project_name"].strip()
+        if (denial := pending_name_denial(name)) is not None:
+            raise forms.ValidationError(denial)
+        return name
+
 
 @admin.register(PendingPublisher)
-class PendingPublisherAdmin(TrustedPublisherAdmin):
+class PendingPublisherAdmin(ScaledAdmin):
+    form = PendingPublisherAdminForm
     list_display = ("__str__", "kind", "project_name", "added_by", "created")
+    list_filter = ("kind",)
     search_fields = ("project_name", "owner", "repository", "email")
     raw_id_fields = ("added_by",)
+
+    def save_model(self, request: HttpRequest, obj: PendingPublisher, form, change: bool) -> None:
+        obj.normalized_name = normalize_name(obj.project_name)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(PublisherToken)

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.freezing import is_frozen
+from accounts.models import ApiToken
 from accounts.tokens import create_api_token
 from packages import flags, permissions
 from packages.events import record_project_event
@@ -33,6 +34,7 @@ from trusted_publishing.oidc import ExchangeError, Issuer, verify_token
 from trusted_publishing.publishers import EventTag, pending_name_denial, reify_pending_publisher
 
 TOKEN_LIFETIME = timedelta(minutes=15)
+EXPIRED_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -125,19 +127,21 @@ def _mint_token(raw: str, *, ip_address: str | None = None) -> Minted:
             "not found)",
         )
     user = acting_user(publishers[0])
+    if user is None:
+        raise ExchangeError(
+            "invalid-publisher", "valid token, but the publisher's project has no Owner"
+        )
     projects: list[Project] = []
     chosen: TrustedPublisher | None = None
+    denial = None
     for publisher in publishers:
-        if user is None or publisher.project in projects:
+        if publisher.project in projects:
             continue
-        if permissions.upload_denial(user=user, project=publisher.project) is None:
+        if (denial := permissions.upload_denial(user=user, project=publisher.project)) is None:
             projects.append(publisher.project)
             chosen = chosen or publisher
-    if user is None or chosen is None:
-        raise ExchangeError(
-            "invalid-publisher",
-            "valid token, but no owner of the publisher's project may upload to it",
-        )
+    if chosen is None:
+        raise ExchangeError("invalid-publisher", f"valid token, but {denial.message}")
     # Marked used before the token exists: two requests racing with one JWT get one token.
     if jti_key is not None:
         lifetime = max(int(claims["exp"]) - int(time.time()), 0) + 120
@@ -145,6 +149,10 @@ def _mint_token(raw: str, *, ip_address: str | None = None) -> Minted:
             raise _reused()
     now = timezone.now()
     expires = now + TOKEN_LIFETIME
+    # Minted tokens are dead after 15 minutes; their claims stay in the projects' events.
+    ApiToken.objects.filter(
+        publisher_link__publisher=chosen, expires__lt=now - EXPIRED_KEPT
+    ).delete()
     issued = create_api_token(
         user=user,
         projects=projects,

@@ -34,6 +34,7 @@ class EventTag:
     # Warehouse's names for these project events.
     PUBLISHER_ADD = "project:oidc:publisher-added"
     PUBLISHER_REMOVE = "project:oidc:publisher-removed"
+    PUBLISHER_CHANGE = "project:oidc:publisher-changed"  # by staff, in admin
     TOKEN_MINT = "project:short_lived_api_token:added"
 
 

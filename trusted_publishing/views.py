@@ -49,7 +49,8 @@ def mint_token(request: HttpRequest) -> HttpResponse:
         response = _refusal("rate-limited", exc.message, status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response
-    ratelimits.Limit.named("oidc_mint_ip").hit(ip_address or "")
+    if ip_address:
+        ratelimits.Limit.named("oidc_mint_ip").hit(ip_address)
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -361,3 +361,11 @@ def test_a_private_gitlab_url_named_by_an_owner_is_not_fetched(
     assert refusal_code(response) == "invalid-token"
     assert "not on the public internet" in response.json()["errors"][0]["description"]
     assert gitlab.requests == []
+
+
+def test_the_publishing_users_standing_still_applies(client, github, publisher, audience, owner):
+    owner.emails.update(verified=False)
+    response = mint(client, github.token(audience=audience, **github_claims()))
+    assert refusal_code(response) == "invalid-publisher"
+    assert "verified" in response.json()["errors"][0]["description"]
+    assert not ApiToken.objects.exists()

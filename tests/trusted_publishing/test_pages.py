@@ -197,3 +197,31 @@ def test_admin_lists_publishers_and_registers_issuers(admin_client, owner):
     )  # fmt: skip
     assert response.status_code == 302
     assert OidcIssuer.objects.get().issuer_url == "https://agent.buildkite.com"
+
+
+def test_admin_adds_and_deletes_publishers_with_events(admin_client, owner):
+    project = owner.project_roles.get().project
+    response = admin_client.post(
+        "/admin/trusted_publishing/trustedpublisher/add/",
+        {"project": project.pk, "kind": "google", "email": "ci@example.com", "claims": "{}"},
+    )
+    assert response.status_code == 302, response.content[-2000:]
+    publisher = TrustedPublisher.objects.get()
+    assert ProjectEvent.objects.filter(tag="project:oidc:publisher-added").exists()
+    bad = admin_client.post(
+        "/admin/trusted_publishing/trustedpublisher/add/",
+        {"project": project.pk, "kind": "github", "owner": "o", "claims": "{}"},
+    )
+    assert bad.status_code == 200 and TrustedPublisher.objects.count() == 1
+    pending = admin_client.post(
+        "/admin/trusted_publishing/pendingpublisher/add/",
+        {"project_name": "Later_Thing", "kind": "google", "email": "ci@example.com",
+         "claims": "{}"},
+    )  # fmt: skip
+    assert pending.status_code == 302
+    assert PendingPublisher.objects.get().normalized_name == "later-thing"
+    admin_client.post(
+        f"/admin/trusted_publishing/trustedpublisher/{publisher.pk}/delete/", {"post": "yes"}
+    )
+    assert not TrustedPublisher.objects.exists()
+    assert ProjectEvent.objects.filter(tag="project:oidc:publisher-removed").exists()
