@@ -130,8 +130,8 @@ class PendingPublisherAdmin(ScaledAdmin):
 
 @admin.register(PublisherToken)
 class PublisherTokenAdmin(ReadOnlyAdmin):
-    list_display = ("token", "specifier", "claims", "created")
-    search_fields = ("specifier", "token__identifier")
+    list_display = ("token_identifier", "specifier", "claims", "created")
+    search_fields = ("specifier", "token_identifier")
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -150,9 +150,9 @@ def _mint_token(raw: str, *, ip_address: str | None = None) -> Minted:
     now = timezone.now()
     expires = now + TOKEN_LIFETIME
     # Minted tokens are dead after 15 minutes; their claims stay in the projects' events.
-    ApiToken.objects.filter(
-        publisher_link__publisher=chosen, expires__lt=now - EXPIRED_KEPT
-    ).delete()
+    swept = PublisherToken.objects.filter(publisher=chosen, created__lt=now - EXPIRED_KEPT)
+    ApiToken.objects.filter(identifier__in=swept.values("token_identifier")).delete()
+    swept.delete()
     issued = create_api_token(
         user=user,
         projects=projects,
@@ -161,7 +161,10 @@ def _mint_token(raw: str, *, ip_address: str | None = None) -> Minted:
     )
     kept = stored_claims(issuer.kind, claims)
     PublisherToken.objects.create(
-        token=issued.token, publisher=chosen, specifier=chosen.specifier[:800], claims=kept
+        token_identifier=issued.token.identifier,
+        publisher=chosen,
+        specifier=chosen.specifier[:800],
+        claims=kept,
     )
     for project in projects:
         record_project_event(

@@ -16,7 +16,11 @@ def attestation_identity(token: ApiToken | None) -> Publisher | None:
     ordinary token, a removed publisher, or a generic issuer (no Sigstore identity for it)."""
     if token is None:
         return None
-    link = PublisherToken.objects.filter(token=token).select_related("publisher").first()
+    link = (
+        PublisherToken.objects.filter(token_identifier=token.identifier)
+        .select_related("publisher")
+        .first()
+    )
     if link is None or link.publisher is None:
         return None
     publisher = link.publisher

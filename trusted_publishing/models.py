@@ -138,11 +138,12 @@ class PendingPublisher(PublisherFields):
 
 class PublisherToken(models.Model):
     """The link from a minted upload token to the publisher that minted it, with the claims of
-    the OIDC token it was traded for (who built what, for events and attestations)."""
+    the OIDC token it was traded for (who built what, for events and attestations).
 
-    token = models.OneToOneField(
-        "accounts.ApiToken", on_delete=models.CASCADE, related_name="publisher_link"
-    )
+    The token is named by its public identifier, not its row id: API tokens get new ids when
+    an export is imported (backups/layout.py), identifiers stay."""
+
+    token_identifier = models.CharField(max_length=32, unique=True)
     publisher = models.ForeignKey(
         TrustedPublisher, null=True, on_delete=models.SET_NULL, related_name="tokens"
     )
@@ -151,4 +152,4 @@ class PublisherToken(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"token {self.token_id} from {self.specifier}"
+        return f"token {self.token_identifier} from {self.specifier}"

@@ -23,6 +23,7 @@ from trusted_publishing.models import (
     OidcIssuer,
     PendingPublisher,
     PublisherFields,
+    PublisherToken,
     TrustedPublisher,
 )
 
@@ -198,7 +199,8 @@ def remove_publisher(
     *, publisher: TrustedPublisher, by: AbstractBaseUser | None, ip_address: str | None = None
 ) -> None:
     """Delete it and every upload token it minted that is still alive."""
-    ApiToken.objects.filter(publisher_link__publisher=publisher).delete()
+    minted = PublisherToken.objects.filter(publisher=publisher).values("token_identifier")
+    ApiToken.objects.filter(identifier__in=minted).delete()
     _record(publisher, EventTag.PUBLISHER_REMOVE, by=by, ip_address=ip_address)
     publisher.delete()
 

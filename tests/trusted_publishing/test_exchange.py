@@ -77,7 +77,7 @@ def test_github_token_mints_a_scoped_15_minute_token_and_records_the_event(
     assert list(token.projects.all()) == [project]
     assert timedelta(minutes=14) < token.expires - before <= timedelta(minutes=15, seconds=5)
     assert abs(body["expires"] - token.expires.timestamp()) < 2
-    link = PublisherToken.objects.get(token=token)
+    link = PublisherToken.objects.get(token_identifier=token.identifier)
     assert link.publisher == publisher
     assert link.claims["repository"] == "octo-org/sampleproject"
     event = ProjectEvent.objects.get(project=project, tag="project:short_lived_api_token:added")

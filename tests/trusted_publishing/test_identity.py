@@ -51,11 +51,16 @@ def test_other_kinds_and_ordinary_tokens():
     google = add_publisher(project=project, by=owner, kind=Kind.GOOGLE, email="ci@example.com")
     for publisher, expected in ((gitlab, GitLabPublisher), (google, GooglePublisher)):
         token = create_api_token(user=owner, projects=[project]).token
-        PublisherToken.objects.create(token=token, publisher=publisher, specifier="x")
+        PublisherToken.objects.create(
+            token_identifier=token.identifier, publisher=publisher, specifier="x"
+        )
         assert isinstance(attestation_identity(token), expected)
-    gitlab_identity = attestation_identity(PublisherToken.objects.get(publisher=gitlab).token)
+
+    def token_of(publisher):
+        identifier = PublisherToken.objects.get(publisher=publisher).token_identifier
+        return ApiToken.objects.get(identifier=identifier)
+
+    gitlab_identity = attestation_identity(token_of(gitlab))
     assert gitlab_identity.repository == "group/sub/demo"
     assert gitlab_identity.workflow_filepath == "ci/release.yml"
-    assert attestation_identity(PublisherToken.objects.get(publisher=google).token).email == (
-        "ci@example.com"
-    )
+    assert attestation_identity(token_of(google)).email == "ci@example.com"
