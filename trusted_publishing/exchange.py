@@ -45,7 +45,7 @@ class Minted:
 
 def _jti_key(issuer: Issuer, claims: dict) -> str | None:
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti:
+    if jti in (None, ""):
         return None
     return "oidc:jti:" + hashlib.sha256(f"{issuer.url}\n{jti}".encode()).hexdigest()
 

@@ -159,7 +159,7 @@ def signing_key(issuer: Issuer, kid: str | None) -> jwt.PyJWK:
         raise invalid_token("the token's signing key is not one of the issuer's keys")
     try:
         return jwt.PyJWK(found)
-    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError, KeyError):
         raise invalid_token("the issuer's signing key is unusable") from None
 
 
@@ -198,6 +198,8 @@ def verify_token(raw: str) -> tuple[Issuer, dict]:
         raise invalid_token(f"signing algorithm {algorithm!r} is not accepted")
     kid = header.get("kid")
     key = signing_key(issuer, kid if isinstance(kid, str) else None)
+    if key.algorithm_name != algorithm:
+        raise invalid_token(f"the signing key is not an {algorithm} key")
     try:
         claims = jwt.decode(
             raw,
@@ -214,7 +216,12 @@ def verify_token(raw: str) -> tuple[Issuer, dict]:
         raise invalid_token("the token is not for this index (audience)") from None
     except jwt.PyJWTError as exc:
         raise invalid_token(f"malformed or invalid token: {exc}") from None
+    except (TypeError, ValueError):  # a key PyJWT cannot use for this algorithm
+        raise invalid_token() from None
     audience = claims["aud"]
     if isinstance(audience, list) and len(audience) != 1:
         raise invalid_token("the token must name exactly one audience")
+    # GitHub and GitLab give every token an id, which makes it single-use here.
+    if issuer.kind in (Kind.GITHUB, Kind.GITLAB) and claims.get("jti") in (None, ""):
+        raise invalid_token("the token has no jti")
     return issuer, claims

@@ -369,3 +369,49 @@ def test_the_publishing_users_standing_still_applies(client, github, publisher, 
     assert refusal_code(response) == "invalid-publisher"
     assert "verified" in response.json()["errors"][0]["description"]
     assert not ApiToken.objects.exists()
+
+
+def test_a_key_of_the_wrong_type_or_no_jti_is_refused(client, github, publisher, audience):
+    mixed = github.token(audience=audience, kid="rsa-1", key=github.ec_key, algorithm="ES256",
+                         **github_claims())  # fmt: skip
+    _assert_refused(client, mixed, "invalid-token")
+    no_jti = github.token(audience=audience, omit=("jti",), **github_claims())
+    _assert_refused(client, no_jti, "invalid-token")
+    numeric_jti = github.token(audience=audience, jti=12345, **github_claims())
+    _assert_refused(client, numeric_jti, "invalid-token")
+
+
+def _b64(value: object) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["RS256"], "kid": "rsa-1"},
+        {"alg": "RS256", "kid": ["rsa-1"]},
+        {"alg": "RS256", "kid": "rsa-1", "crit": ["exp"]},
+        {"alg": "ES256", "kid": None},
+        {"alg": "RS256", "kid": "\x00"},
+    ],
+)
+def test_odd_headers_are_refused_not_errors(client, github, publisher, audience, header):
+    payload = {"iss": github.url, "aud": audience, "exp": 4102444800, "iat": 0, "jti": "j"}
+    token = f"{_b64(header)}.{_b64(payload)}.{_b64(b'sig')}"
+    assert refusal_code(mint(client, token)) in {"invalid-token", "invalid-payload"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, 2],
+        {"iss": ["x"]},
+        {"iss": None},
+        {"iss": "x" * 20_000},
+        "just a string",
+    ],
+)
+def test_odd_payloads_are_refused_not_errors(client, github, publisher, payload):
+    token = f"{_b64({'alg': 'RS256', 'kid': 'rsa-1'})}.{_b64(payload)}.{_b64(b'sig')}"
+    assert refusal_code(mint(client, token)) == "invalid-payload"
