@@ -415,3 +415,19 @@ def test_odd_headers_are_refused_not_errors(client, github, publisher, audience,
 def test_odd_payloads_are_refused_not_errors(client, github, publisher, payload):
     token = f"{_b64({'alg': 'RS256', 'kid': 'rsa-1'})}.{_b64(payload)}.{_b64(b'sig')}"
     assert refusal_code(mint(client, token)) == "invalid-payload"
+
+
+def test_google_service_account_publisher(client, gitlab, project, owner, audience, settings):
+    settings.TRUSTED_PUBLISHING_GOOGLE_ISSUER = gitlab.url  # the loopback issuer plays Google
+    add_publisher(
+        project=project, by=owner, kind=Kind.GOOGLE, email="ci@proj.iam.gserviceaccount.com",
+        subject="111",
+    )  # fmt: skip
+    claims = {"email": "ci@proj.iam.gserviceaccount.com", "email_verified": True, "sub": "111"}
+    unverified = {**claims, "email_verified": False}
+    _assert_refused(client, gitlab.token(audience=audience, **unverified), "invalid-publisher")
+    other_subject = {**claims, "sub": "222"}
+    _assert_refused(client, gitlab.token(audience=audience, **other_subject), "invalid-publisher")
+    response = mint(client, gitlab.token(audience=audience, omit=("jti",), **claims))
+    assert response.status_code == 200, response.content
+    assert PublisherToken.objects.get().claims["email"] == claims["email"]
