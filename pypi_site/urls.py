@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("webhooks.urls")),
     path("", include("trusted_publishing.urls")),
+    path("", include("attestations.urls")),
     path("", include("packages.urls")),
     path("", include("accounts.urls")),
     # Health probes and Prometheus metrics.

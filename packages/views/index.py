@@ -87,7 +87,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     files_url = files_base_url()
 
     def render_detail() -> tuple[bytes, str]:
-        files = simple.project_files(project.pk, files_url=files_url)
+        files = simple.project_files(project, files_url=files_url)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
     key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}"

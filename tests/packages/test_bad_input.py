@@ -160,6 +160,7 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         "publisher_id": str(publisher.pk),
         "pending_id": str(pending.pk),
         "file_id": str(file.pk),
+        "filename": file.filename,
         "email_id": str(user.emails.first().pk),
         "identifier": str(identifier),
         "file_path": f"packages/{file.path}",
