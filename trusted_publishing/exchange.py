@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.freezing import is_frozen
 from accounts.models import ApiToken
-from accounts.tokens import create_api_token
+from accounts.tokens import create_api_token, find_api_token
 from packages import flags, permissions
 from packages.events import record_project_event
 from packages.models import Project, Role, RoleName
@@ -106,6 +106,17 @@ def mint_token(raw: str, *, ip_address: str | None = None) -> Minted:
         if stale := getattr(exc, "stale_pending", None):
             PendingPublisher.objects.filter(pk=stale).delete()
         raise
+
+
+def burn_token(plaintext: str) -> bool:
+    """Delete a minted token given back by its holder; other tokens are left alone."""
+    token = find_api_token(plaintext)
+    if token is None:
+        return False
+    if not PublisherToken.objects.filter(token_identifier=token.identifier).exists():
+        return False
+    token.delete()
+    return True
 
 
 @transaction.atomic

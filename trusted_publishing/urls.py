@@ -5,6 +5,7 @@ from trusted_publishing import views
 urlpatterns = [
     path("_/oidc/audience", views.audience, name="oidc-audience"),
     path("_/oidc/mint-token", views.mint_token, name="oidc-mint-token"),
+    path("_/oidc/burn-token", views.burn_token, name="oidc-burn-token"),
     path(
         "manage/project/<str:name>/publishing/",
         views.project_publishing,

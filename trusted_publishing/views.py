@@ -51,24 +51,38 @@ def mint_token(request: HttpRequest) -> HttpResponse:
         return response
     if ip_address:
         ratelimits.Limit.named("oidc_mint_ip").hit(ip_address)
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = -1
-    try:
-        if not 0 < length <= 4 * MAX_TOKEN_BYTES:
-            raise ValueError
-        payload = json.loads(request.body)
-        token = payload["token"]
-        if not isinstance(token, str):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
+    token = _token_payload(request)
+    if token is None:
         return _refusal("invalid-payload", 'malformed payload: expected {"token": "<JWT>"}')
     try:
         minted = exchange.mint_token(token, ip_address=ip_address)
     except ExchangeError as exc:
         return _refusal(exc.code, exc.description)
     return JsonResponse({"success": True, "token": minted.plaintext, "expires": minted.expires})
+
+
+def _token_payload(request: HttpRequest) -> str | None:
+    """The "token" of a small JSON body, or None."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if not 0 < length <= 4 * MAX_TOKEN_BYTES:
+            return None
+        token = json.loads(request.body)["token"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return token if isinstance(token, str) else None
+
+
+@csrf_exempt  # The minted token is the credential.
+@require_POST
+def burn_token(request: HttpRequest) -> HttpResponse:
+    """Clients (uv) give a minted token back once their upload is done: it dies at once
+    instead of in 15 minutes. Unknown tokens get the same answer, so this tells nothing."""
+    token = _token_payload(request)
+    if token is None:
+        return _refusal("invalid-payload", 'malformed payload: expected {"token": "<token>"}')
+    exchange.burn_token(token)
+    return JsonResponse({"message": "Accepted"}, status=202)
 
 
 def _kind(request: HttpRequest) -> str:

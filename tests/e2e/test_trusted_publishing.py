@@ -58,6 +58,13 @@ def test_uv_publishes_through_the_exchange_and_pip_installs_it(tmp_path):
             env=env,
         )  # fmt: skip
         assert "/token" in issuer.requests, published.stderr
+        # uv gives the minted token back when done (/_/oidc/burn-token): it is gone at once.
+        assert "Failed to invalidate" not in published.stderr
+        left = server.shell(
+            "from accounts.models import ApiToken; print(ApiToken.objects.filter("
+            "description__startswith='OpenID token').count())"
+        )
+        assert left.strip().splitlines()[-1] == "0"
         page = server.simple_json("tp-e2e-demo")
         assert [f["filename"] for f in page["files"]] == [filename]
         python = make_venv(tmp_path / "venv")

@@ -431,3 +431,27 @@ def test_google_service_account_publisher(client, gitlab, project, owner, audien
     response = mint(client, gitlab.token(audience=audience, omit=("jti",), **claims))
     assert response.status_code == 200, response.content
     assert PublisherToken.objects.get().claims["email"] == claims["email"]
+
+
+def test_burn_token_kills_a_minted_token_and_nothing_else(
+    client, github, publisher, audience, owner
+):
+    from tests.factories import make_token
+
+    minted = mint(client, github.token(audience=audience, **github_claims())).json()["token"]
+    own = make_token(owner)
+
+    def burn(token):
+        return client.post(
+            "/_/oidc/burn-token", json.dumps({"token": token}), content_type="application/json"
+        )
+
+    assert burn(own).status_code == 202
+    assert burn("pypi-unknown.secret").status_code == 202
+    assert ApiToken.objects.count() == 2
+    assert burn(minted).status_code == 202
+    assert ApiToken.objects.count() == 1
+    assert post_upload(client, wheel_upload("sampleproject", "1.0"), minted).status_code == 403
+    assert refusal_code(
+        client.post("/_/oidc/burn-token", "[]", content_type="application/json")
+    ) == ("invalid-payload")
