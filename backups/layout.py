@@ -15,7 +15,8 @@ Tables, in the order they are imported: groups, users, accounts, emails, recover
 user_events, organizations, organization_roles, organization_invitations, organization_events,
 teams, team_members, projects, releases, files, file_provenance, filename_registry, roles,
 role_invitations, team_project_roles, journal, project_events, prohibited_names, admin_flags,
-webhook_subscriptions, webhook_deliveries, api_tokens.
+webhook_subscriptions, webhook_deliveries, oidc_issuers, trusted_publishers,
+pending_publishers, publisher_tokens, api_tokens.
 
 A row has one key per column, named after the model field (`project`, not `project_id`).
 Datetimes are ISO 8601 with microseconds and an offset. A reference to a user is its username,
@@ -68,6 +69,7 @@ from packages.models import (
     RoleInvitation,
     TeamProjectRole,
 )
+from trusted_publishing.models import OidcIssuer, PendingPublisher, PublisherToken, TrustedPublisher
 from webhooks.models import Delivery, Subscription
 
 FORMAT = "package-index-export"
@@ -123,6 +125,11 @@ def tables() -> list[Table]:
         Table("admin_flags", AdminFlag, keeps_ids=True),
         Table("webhook_subscriptions", Subscription, keeps_ids=True),
         Table("webhook_deliveries", Delivery, keeps_ids=True),
+        Table("oidc_issuers", OidcIssuer, keeps_ids=True),
+        Table("trusted_publishers", TrustedPublisher, keeps_ids=True),
+        Table("pending_publishers", PendingPublisher, keeps_ids=True),
+        # Names its token by identifier, which survives the tokens' new ids.
+        Table("publisher_tokens", PublisherToken, keeps_ids=True),
         # After projects: a token's scope names them.
         Table("api_tokens", ApiToken, keeps_ids=False),
     ]

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "backups",
     "operations",
     "webhooks",
+    "trusted_publishing",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +305,27 @@ WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE")
 WEBHOOKS_TIMEOUT = env_int("WEBHOOKS_TIMEOUT", 5)
 WEBHOOKS_INLINE_ATTEMPTS = env_int("WEBHOOKS_INLINE_ATTEMPTS", 3)
 
+# --- Trusted publishing (trusted_publishing/) -----------------------------------------------
+# CI jobs trade an OIDC token from these issuers for a 15-minute upload token at
+# /_/oidc/mint-token. The audience is the one value the tokens must name: by default derived
+# from SITE_URL, so a token minted for one index is useless on another. Issuers named here
+# (and generic ones staff register in admin) may be on private networks; a self-managed GitLab
+# URL an owner types in must be public unless TRUSTED_PUBLISHING_ALLOW_PRIVATE is on.
+TRUSTED_PUBLISHING = env_bool("TRUSTED_PUBLISHING", True)
+TRUSTED_PUBLISHING_AUDIENCE = env("TRUSTED_PUBLISHING_AUDIENCE") or (
+    urlparse(SITE_URL).hostname or "localhost"
+)
+TRUSTED_PUBLISHING_GITHUB_ISSUER = env(
+    "TRUSTED_PUBLISHING_GITHUB_ISSUER", "https://token.actions.githubusercontent.com"
+).rstrip("/")
+TRUSTED_PUBLISHING_GITLAB_ISSUER = env(
+    "TRUSTED_PUBLISHING_GITLAB_ISSUER", "https://gitlab.com"
+).rstrip("/")
+TRUSTED_PUBLISHING_GOOGLE_ISSUER = env(
+    "TRUSTED_PUBLISHING_GOOGLE_ISSUER", "https://accounts.google.com"
+).rstrip("/")
+TRUSTED_PUBLISHING_ALLOW_PRIVATE = env_bool("TRUSTED_PUBLISHING_ALLOW_PRIVATE")
+
 # --- Accounts -------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -353,6 +375,7 @@ RATE_LIMITS = {
         "email_add_user": "5/86400",
         "project_create_user": "20/3600",
         "project_create_ip": "40/3600",
+        "oidc_mint_ip": "600/3600",
     }.items()
 }
 

@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("webhooks.urls")),
+    path("", include("trusted_publishing.urls")),
     path("", include("attestations.urls")),
     path("", include("packages.urls")),
     path("", include("organizations.urls")),
