@@ -53,10 +53,14 @@ class SimpleFile:
     version: str
 
 
-def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
-    """One query for all of a project's files, in (version order, filename) order."""
+def project_files(
+    project_id: int, *, files_url: str, hidden: frozenset[int] = frozenset()
+) -> list[SimpleFile]:
+    """One query for all of a project's files, in (version order, filename) order, without
+    those in `hidden` (permissions.hidden_file_ids: the release-age policy)."""
     rows = (
         File.objects.filter(release__project_id=project_id)
+        .exclude(id__in=hidden)
         .order_by("release__sort_order", "filename")
         .values_list(
             "filename",
