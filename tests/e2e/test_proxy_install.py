@@ -1,0 +1,111 @@
+"""pip and uv install through the upstream proxy from this index alone: a chain where some
+projects are local and some only upstream (a static PEP 691 tree, tests/proxy/upstream_server.py),
+a local project shadowing its upstream twin, and the same installs after the upstream stops.
+Also: concurrent first downloads of one file reach the upstream once."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+import requests
+
+from tests.dists import make_wheel, metadata_text
+from tests.e2e.helpers import installed, make_venv, pip_install, post_wheel, uv_pip_install
+from tests.e2e.servers import live_server_process
+from tests.proxy.upstream_server import StaticUpstream
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def upstream():
+    server = StaticUpstream().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def proxy_index(tmp_path, upstream):
+    with live_server_process(
+        tmp_path / "index",
+        UPSTREAM_INDEX_URL=upstream.url,
+        UPSTREAM_PAGE_TTL="0",  # revalidate on every read, so "upstream stopped" is exercised
+        UPSTREAM_TIMEOUT="5",
+        MIN_RELEASE_AGE="3d",
+    ) as server:
+        yield server
+
+
+def upload(server, name: str, version: str, requires: tuple[str, ...] = ()) -> None:
+    extra = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    filename, content = make_wheel(name, version, metadata=metadata_text(name, version, extra))
+    response = post_wheel(
+        server.http, server.url, server.token,
+        name=name, version=version, filename=filename, content=content,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+
+
+def test_pip_and_uv_install_local_and_upstream_projects(proxy_index, upstream, tmp_path):
+    server = proxy_index
+    upstream.add_wheel("up-base", "1.0")
+    upstream.add_wheel("up-mid", "2.0", requires=("up-base>=1",))
+    upstream.add_wheel("up-mid", "3.0", age=timedelta(hours=2), requires=("up-base>=1",))
+    upstream.add_wheel("twin", "7.0")
+    # The twin is ours: staff allow the name, then it is uploaded and shadows the upstream's.
+    server.shell(
+        "from proxy.models import AllowedLocalName; AllowedLocalName.objects.create("
+        "name='twin', normalized_name='twin', reason='our package')"
+    )
+    upload(server, "twin", "1.0")
+    upload(server, "corp-app", "1.0", requires=("up-mid", "twin"))
+    refused = post_wheel(
+        server.http, server.url, server.token, name="up-base", version="5.0",
+        filename="up_base-5.0-py3-none-any.whl", content=make_wheel("up-base", "5.0")[1],
+    )  # fmt: skip
+    assert refused.status_code == 400 and "upstream index" in refused.reason
+
+    index_url = f"{server.url}/simple/"
+    expected = {"corp-app": "1.0", "up-mid": "2.0", "up-base": "1.0", "twin": "1.0"}
+    pip_python = make_venv(tmp_path / "pip-venv")
+    pip_install(pip_python, index_url, "corp-app")
+    assert {k: v for k, v in installed(pip_python).items() if k in expected} == expected
+    uv_python = make_venv(tmp_path / "uv-venv")
+    uv_pip_install(uv_python, index_url, "corp-app")
+    assert {k: v for k, v in installed(uv_python).items() if k in expected} == expected
+
+    # The upstream files came through this index into its storage, each fetched once.
+    stored = {p.name for p in (server.data_dir / "files").rglob("*.whl")}
+    assert {"up_base-1.0-py3-none-any.whl", "up_mid-2.0-py3-none-any.whl"} <= stored
+    assert "twin-7.0-py3-none-any.whl" not in stored
+    assert upstream.file_requests("up_mid-2.0-py3-none-any.whl") == 1
+    assert upstream.file_requests("up_mid-3.0-py3-none-any.whl") == 0  # too young
+    assert upstream.page_requests("twin") == 0  # allowed name, local: never asked
+
+    upstream.stop()
+    for name, install in (("pip-again", pip_install), ("uv-again", uv_pip_install)):
+        python = make_venv(tmp_path / name)
+        install(python, index_url, "corp-app")
+        assert {k: v for k, v in installed(python).items() if k in expected} == expected
+    stale = server.get("/simple/up-mid/")
+    assert stale.status_code == 200 and "X-Upstream-Stale" in stale.headers
+
+
+def test_concurrent_first_downloads_reach_upstream_once(proxy_index, upstream):
+    entry = upstream.add_wheel("slow-lib", "1.0", payload=b"# padding\n" * 20_000)
+    upstream.file_delay = 0.3  # five chunks: about 1.5 s for the whole file
+    page = proxy_index.simple_json("slow-lib")
+    url = page["files"][0]["url"]
+
+    def download(_: int) -> bytes:
+        return requests.get(url, timeout=60).content
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        bodies = list(pool.map(download, range(6)))
+    assert all(hashlib.sha256(b).hexdigest() == entry.sha256 for b in bodies)
+    assert upstream.file_requests(entry.filename) == 1
