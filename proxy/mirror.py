@@ -91,6 +91,8 @@ def _fetch(normalized: str, state: UpstreamProject | None) -> Resolved:
         )
     except upstream.ProjectAbsent:
         cache.set(_absent_key(normalized), True, settings.UPSTREAM_PAGE_TTL)
+        if state is not None:
+            UpstreamProject.objects.filter(pk=state.pk).update(seen_upstream_at=None)
         if project is not None:
             purge(state=state, action="upstream no longer lists it")
         metrics.PROXY_PAGES.labels(result="absent").inc()
@@ -229,6 +231,7 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
             "etag": page.etag,
             "last_modified": page.last_modified,
             "upstream_serial": page.serial,
+            "seen_upstream_at": timezone.now(),
             "last_error": "",
             "error_count": 0,
         },
@@ -322,3 +325,18 @@ def block(*, normalized_name: str, reason: str) -> UpstreamProject:
     state.save()
     purge(state=state, action=f"blocked: {reason}")
     return state
+
+
+def check_local_name(normalized: str) -> bool:
+    """Ask the upstream whether it lists a name that is a local project, and record the answer
+    on the name's state row (created only when the upstream has it). Never syncs rows: the
+    local project stays local. Raises upstream.UpstreamError."""
+    try:
+        upstream.fetch_page(normalized)
+    except upstream.ProjectAbsent:
+        UpstreamProject.objects.filter(normalized_name=normalized).update(seen_upstream_at=None)
+        return False
+    UpstreamProject.objects.update_or_create(
+        normalized_name=normalized, defaults={"seen_upstream_at": timezone.now()}
+    )
+    return True

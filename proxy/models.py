@@ -30,6 +30,9 @@ class UpstreamProject(models.Model):
         default=False, help_text="Never fetched or served from upstream (404 with the reason)"
     )
     block_reason = models.TextField(blank=True, help_text="Shown in the 404's body")
+    # When the upstream last listed the name (fetches and `check_local_names`), null once it
+    # answered 404: with a local project of the same name, a possible dependency confusion.
+    seen_upstream_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.normalized_name
