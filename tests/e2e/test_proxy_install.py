@@ -6,8 +6,10 @@ Also: concurrent first downloads of one file reach the upstream once."""
 from __future__ import annotations
 
 import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -109,3 +111,38 @@ def test_concurrent_first_downloads_reach_upstream_once(proxy_index, upstream):
         bodies = list(pool.map(download, range(6)))
     assert all(hashlib.sha256(b).hexdigest() == entry.sha256 for b in bodies)
     assert upstream.file_requests(entry.filename) == 1
+
+
+def _peak_rss_kib(master_pid: int) -> int:
+    """The largest peak resident size (VmHWM) among gunicorn's workers."""
+    peaks = []
+    for child in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split():
+        status = Path(f"/proc/{child}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+        peaks.append(int(line.split()[1]))
+    return max(peaks)
+
+
+def test_a_100_mb_file_streams_through_without_being_held_in_memory(proxy_index, upstream):
+    entry = upstream.add_big_file("big-data", "1.0", megabytes=100)
+    url = proxy_index.simple_json("big-data")["files"][0]["url"]
+    before = _peak_rss_kib(proxy_index.process.pid)
+    digest, size = hashlib.sha256(), 0
+    with requests.get(url, stream=True, timeout=120) as response:
+        assert response.status_code == 200
+        for chunk in response.iter_content(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    assert (size, digest.hexdigest()) == (entry.size, entry.sha256)
+    # The last chunk is checked, then stored: the worker does that after the client has it all.
+    deadline = time.monotonic() + 60
+    while not (stored := list((proxy_index.data_dir / "files").rglob(entry.filename))):
+        assert time.monotonic() < deadline, "the file never reached storage"
+        time.sleep(0.2)
+    assert stored[0].stat().st_size == entry.size
+    # The worker's peak memory grew by far less than the file.
+    assert _peak_rss_kib(proxy_index.process.pid) - before < 30 * 1024
+    # From storage now, with ranges, and without the upstream.
+    upstream.stop()
+    tail = requests.get(url, headers={"Range": "bytes=-10"}, timeout=30)
+    assert tail.status_code == 206 and len(tail.content) == 10

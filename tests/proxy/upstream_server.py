@@ -30,10 +30,20 @@ class UpstreamFile:
     upload_time: datetime | None
     yanked: bool | str = False
     requires_python: str = ""
+    repeat: int = 1  # the body is `body` this many times over (big files, never in memory)
+
+    @property
+    def size(self) -> int:
+        return len(self.body) * self.repeat
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
+        if not hasattr(self, "_sha256"):
+            digest = hashlib.sha256()
+            for _ in range(self.repeat):
+                digest.update(self.body)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
 
 
 @dataclass
@@ -73,8 +83,15 @@ class StaticUpstream:
         self.projects.setdefault(_normalize(name), []).append(entry)
         return entry
 
-    def add_file(self, name: str, entry: UpstreamFile) -> None:
+    def add_big_file(self, name: str, version: str, *, megabytes: int) -> UpstreamFile:
+        """A file of `megabytes` MiB (not a real wheel: for download tests), no metadata."""
+        block = hashlib.sha256(b"seed").digest() * (1024 * 1024 // 32)
+        filename = f"{dist_name(name)}-{version}-py3-none-any.whl"
+        entry = UpstreamFile(
+            filename, block, None, datetime.now(UTC) - timedelta(days=30), repeat=megabytes
+        )
         self.projects.setdefault(_normalize(name), []).append(entry)
+        return entry
 
     def start(self) -> StaticUpstream:
         upstream = self
@@ -149,6 +166,14 @@ class StaticUpstream:
         )
         if entry is None or (want_metadata and entry.metadata is None):
             return _send(request, 404, b"no such file", "text/plain")
+        if entry.repeat > 1 and not want_metadata:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            request.send_header("Content-Length", str(entry.size))
+            request.end_headers()
+            for _ in range(entry.repeat):
+                request.wfile.write(entry.body)
+            return None
         body = entry.metadata if want_metadata else entry.body
         if filename in self.corrupt and not want_metadata:
             body = body[:-1] + bytes([body[-1] ^ 1])
@@ -193,7 +218,7 @@ def _json_page(name: str, files: list[UpstreamFile]) -> dict:
                 "url": f"../../files/{f.filename}",
                 "hashes": {"sha256": f.sha256},
                 "requires-python": f.requires_python or None,
-                "size": len(f.body),
+                "size": f.size,
                 "upload-time": (
                     f.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if f.upload_time else None
                 ),
