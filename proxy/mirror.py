@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
@@ -148,7 +149,10 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
             # An upload created a local project under this name meanwhile: it wins.
             raise _LocalProjectExists(normalized) from None
     releases = {r.canonical_version: r for r in Release.objects.filter(project=project)}
-    existing = {f.filename: f for f in File.objects.filter(release__project=project)}
+    existing = {
+        f.filename: f
+        for f in File.objects.filter(release__project=project).select_related("release")
+    }
     listed = {f.filename: f for f in page.files}
     # Bytes or names another project already has (a legacy name clash) are left out.
     new = [f for name, f in listed.items() if name not in existing]
@@ -162,21 +166,27 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
         )
     )
     added, changed, removed = 0, 0, 0
-    sdist_releases = {f.release_id for f in existing.values() if f.packagetype == PackageType.SDIST}
+    sdist_versions = {
+        f.release.canonical_version for f in existing.values() if f.packagetype == PackageType.SDIST
+    }
+    new_releases: dict[str, Release] = {}
+    new_files: list[tuple[File, str, datetime | None]] = []
     for filename, entry in listed.items():
         parsed = parse_filename(filename)
         version = str(parsed.version)
         canonical = canonical_version(version)
-        release = releases.get(canonical)
         if filename in existing:
-            file = existing[filename]
-            changed += _update_file(file, entry, release)
+            changed += _update_file(existing[filename], entry)
             continue
         if filename in taken_names or entry.sha256 in taken_digests:
             continue
+        if not parsed.is_wheel and canonical in sdist_versions:
+            continue  # one sdist per release, as PyPI (a legacy .zip beside the .tar.gz)
+        if not parsed.is_wheel:
+            sdist_versions.add(canonical)
         taken_digests.add(entry.sha256)
-        if release is None:
-            release = Release.objects.create(
+        if canonical not in releases and canonical not in new_releases:
+            new_releases[canonical] = Release(
                 project=project,
                 version=version,
                 canonical_version=canonical,
@@ -184,13 +194,7 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
                 requires_python=entry.requires_python,
                 uploaded_via="proxy",
             )
-            releases[canonical] = release
-        if not parsed.is_wheel and release.pk in sdist_releases:
-            continue  # one sdist per release, as PyPI (a legacy .zip beside the .tar.gz)
-        if not parsed.is_wheel:
-            sdist_releases.add(release.pk)
-        file = File.objects.create(
-            release=release,
+        file = File(
             filename=filename,
             path=storage_path(blake2_256=entry.sha256, filename=filename),
             size=entry.size or 0,
@@ -204,9 +208,19 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
             upstream_url=entry.url,
             upstream_upload_time=entry.upload_time,
         )
-        # upload_time is auto_now_add: the upstream's time goes in after the insert.
-        File.objects.filter(pk=file.pk).update(upload_time=entry.upload_time or timezone.now())
-        added += 1
+        new_files.append((file, canonical, entry.upload_time))
+    # A few statements whatever the size of the project (a first fetch may list thousands).
+    Release.objects.bulk_create(new_releases.values(), batch_size=500)
+    releases.update(new_releases)
+    for file, canonical, _time in new_files:
+        file.release = releases[canonical]
+    File.objects.bulk_create([f for f, _c, _t in new_files], batch_size=500)
+    # upload_time is auto_now_add: the upstream's time goes in after the insert.
+    now = timezone.now()
+    for file, _canonical, upload_time in new_files:
+        file.upload_time = upload_time or now
+    File.objects.bulk_update([f for f, _c, _t in new_files], ["upload_time"], batch_size=500)
+    added = len(new_files)
     gone = [f for name, f in existing.items() if name not in listed]
     for file in gone:
         file.delete()
@@ -239,7 +253,7 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
     return project
 
 
-def _update_file(file: File, entry: upstream.ListedFile, release: Release | None) -> int:
+def _update_file(file: File, entry: upstream.ListedFile) -> int:
     fields = {}
     if file.sha256_digest != entry.sha256:
         # The upstream now lists other bytes under this name: forget what was fetched.
@@ -264,9 +278,12 @@ def _apply_release_state(project: Project, listed: dict[str, upstream.ListedFile
     for filename, entry in listed.items():
         version = canonical_version(str(parse_filename(filename).version))
         by_release.setdefault(version, []).append(entry)
+    with_files = set(
+        File.objects.filter(release__project=project).values_list("release_id", flat=True)
+    )
     for release in Release.objects.filter(project=project):
         entries = by_release.get(release.canonical_version)
-        if not entries or not release.files.exists():
+        if not entries or release.pk not in with_files:
             release.delete()
             continue
         yanked = all(e.yanked for e in entries)

@@ -83,6 +83,9 @@ class StaticUpstream:
         self.projects.setdefault(_normalize(name), []).append(entry)
         return entry
 
+    def add_file(self, name: str, entry: UpstreamFile) -> None:
+        self.projects.setdefault(_normalize(name), []).append(entry)
+
     def add_big_file(self, name: str, version: str, *, megabytes: int) -> UpstreamFile:
         """A file of `megabytes` MiB (not a real wheel: for download tests), no metadata."""
         block = hashlib.sha256(b"seed").digest() * (1024 * 1024 // 32)
