@@ -49,11 +49,16 @@ def _absent_key(normalized: str) -> str:
     return f"proxy:absent:{normalized}"
 
 
-def _is_fresh(state: UpstreamProject) -> bool:
+def is_fresh(fetched_at: datetime | None) -> bool:
+    """Whether a copy fetched then may be served without asking the upstream again."""
     return (
-        state.fetched_at is not None
-        and (timezone.now() - state.fetched_at).total_seconds() < settings.UPSTREAM_PAGE_TTL
+        fetched_at is not None
+        and (timezone.now() - fetched_at).total_seconds() < settings.UPSTREAM_PAGE_TTL
     )
+
+
+def _is_fresh(state: UpstreamProject) -> bool:
+    return is_fresh(state.fetched_at)
 
 
 def resolve(normalized: str, *, force: bool = False) -> Resolved:

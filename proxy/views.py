@@ -17,6 +17,7 @@ from packages.models import Origin, Project
 from packages.names import lookup_name
 from packages.views import index
 from proxy import downloads, mirror, upstream
+from pypi_site import metrics
 
 STALE_HEADER = "X-Upstream-Stale"
 
@@ -26,10 +27,16 @@ def _resolve(name: str, *, json: bool) -> tuple[HttpResponse | None, str]:
     normalized = lookup_name(name)
     if normalized is None:
         return None, ""
-    origin = (
-        Project.objects.filter(normalized_name=normalized).values_list("origin", flat=True).first()
+    # One query answers the usual cases: a local project, or a copy young enough to serve.
+    row = (
+        Project.objects.filter(normalized_name=normalized)
+        .values_list("origin", "upstream_state__fetched_at", "upstream_state__blocked")
+        .first()
     )
-    if origin == Origin.LOCAL:
+    if row is not None and row[0] == Origin.LOCAL:
+        return None, ""
+    if row is not None and mirror.is_fresh(row[1]) and not row[2]:
+        metrics.PROXY_PAGES.labels(result="fresh").inc()
         return None, ""
     resolved = mirror.resolve(normalized)
     if resolved.blocked:

@@ -256,3 +256,19 @@ def test_purge_forgets_the_copy_and_its_bytes(client, upstream):
     assert upstream.page_requests("up-lib") == 2
     assert entry.filename in [f.filename for f in File.objects.all()]
     assert path == File.objects.get().path
+
+
+def test_a_cached_proxied_page_costs_one_query_more_than_packages_view(client, upstream):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    upstream.add_wheel("up-lib", "1.0")
+    make_files(make_release(make_project("local-lib"), "1.0"), 1)
+    simple_json(client, "up-lib")
+    simple_json(client, "local-lib")
+    with CaptureQueriesContext(connection) as proxied:
+        assert simple_json(client, "up-lib").status_code == 200
+    with CaptureQueriesContext(connection) as local:
+        assert simple_json(client, "local-lib").status_code == 200
+    assert len(proxied) == len(local)
+    assert upstream.page_requests("up-lib") == 1
