@@ -44,3 +44,11 @@ def test_bench_upload_is_accepted_by_the_index(client):
     file = File.objects.get()
     assert (file.filename, file.size) == ("bench_big-1.0.7-py3-none-any.whl", len(wheel.content))
     assert file.release.summary == SUMMARY
+
+
+def test_proxy_bench_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.proxy", "--help"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--files" in result.stdout
