@@ -70,7 +70,7 @@ def serve_uncached(request: HttpRequest, *, file: File, metadata: bool) -> HttpR
         lock.release()
         raise
     streamed = StreamingHttpResponse(
-        _copy(file, response, lock=lock), content_type="application/octet-stream"
+        _LockedStream(_copy(file, response), lock), content_type="application/octet-stream"
     )
     if file.size:
         streamed["Content-Length"] = str(file.size)
@@ -121,7 +121,24 @@ def _open(file: File):
     return response
 
 
-def _copy(file: File, response, *, lock: FillLock | None = None) -> Iterator[bytes]:
+class _LockedStream:
+    """The first download's chunks, holding the file's lock until the response is closed:
+    a generator's own `finally` never runs if the client leaves before the first chunk."""
+
+    def __init__(self, chunks: Iterator[bytes], lock: FillLock) -> None:
+        self._chunks, self._lock = chunks, lock
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()
+        finally:
+            self._lock.release()
+
+
+def _copy(file: File, response) -> Iterator[bytes]:
     """Yield the upstream's bytes while writing them to a temporary file; at the end check
     size and sha256 and store them. Raises FillError on a mismatch, after the last chunk."""
     try:
@@ -170,8 +187,6 @@ def _copy(file: File, response, *, lock: FillLock | None = None) -> Iterator[byt
             logger.info("Cached %s from upstream (%d bytes)", file.filename, total)
     finally:
         response.close()
-        if lock is not None:
-            lock.release()
 
 
 def _bad_gateway(message: str) -> HttpResponse:

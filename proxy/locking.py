@@ -38,7 +38,8 @@ class FillLock:
         else:
             directory = Path(settings.DATA_DIR) / "proxy-locks"
             directory.mkdir(parents=True, exist_ok=True)
-            bucket = hashlib.sha256(self._key.encode()).hexdigest()[:2]
+            # 4,096 lock files at most; two keys sharing one only wait for each other.
+            bucket = hashlib.sha256(self._key.encode()).hexdigest()[:3]
             stack.enter_context(file_lock(directory / f"{self._kind}-{bucket}.lock"))
         self._stack = stack
 

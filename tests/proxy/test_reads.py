@@ -272,3 +272,53 @@ def test_a_cached_proxied_page_costs_one_query_more_than_packages_view(client, u
         assert simple_json(client, "local-lib").status_code == 200
     assert len(proxied) == len(local)
     assert upstream.page_requests("up-lib") == 1
+
+
+def _fill_locks_held(settings) -> int:
+    """Fill locks held right now: advisory locks of this session (PostgreSQL), or lock files
+    some open descriptor holds (the embedded file locks)."""
+    import fcntl
+    from pathlib import Path
+
+    from django.db import connection
+
+    from proxy.locking import _PROXY_LOCKS
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND granted AND classid = %s",
+                [_PROXY_LOCKS],
+            )
+            return cursor.fetchone()[0]
+    held = 0
+    for path in (Path(settings.DATA_DIR) / "proxy-locks").glob("*.lock"):
+        with open(path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held += 1
+            else:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    return held
+
+
+def test_a_client_leaving_before_the_first_chunk_releases_the_file(client, settings, upstream):
+    entry = upstream.add_wheel("up-lib", "1.0")
+    url = file_path(simple_json(client, "up-lib").json()["files"][0]["url"])
+    abandoned = client.get(url)
+    assert abandoned.streaming
+    assert _fill_locks_held(settings) == 1
+    # What the server does when the client hangs up (without closing the test's database
+    # connection, as Django's test client does around its own requests).
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    try:
+        abandoned.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    assert _fill_locks_held(settings) == 0
+    assert b"".join(client.get(url).streaming_content) == entry.body
