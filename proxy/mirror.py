@@ -225,6 +225,11 @@ def sync_page(normalized: str, page: upstream.Page, *, state: UpstreamProject | 
     for file, _canonical, upload_time in new_files:
         file.upload_time = upload_time or now
     File.objects.bulk_update([f for f, _c, _t in new_files], ["upload_time"], batch_size=500)
+    # A new release dates from its first upload upstream (the point-in-time view reads it).
+    for release in new_releases.values():
+        times = [t for f, c, t in new_files if c == release.canonical_version and t is not None]
+        release.created = min(times, default=now)
+    Release.objects.bulk_update(new_releases.values(), ["created"], batch_size=500)
     added = len(new_files)
     gone = [f for name, f in existing.items() if name not in listed]
     for file in gone:

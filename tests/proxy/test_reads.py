@@ -322,3 +322,35 @@ def test_a_client_leaving_before_the_first_chunk_releases_the_file(client, setti
         request_finished.connect(close_old_connections)
     assert _fill_locks_held(settings) == 0
     assert b"".join(client.get(url).streaming_content) == entry.body
+
+
+def test_credentials_in_the_url(client, settings, upstream):
+    upstream.credentials = ("reader", "p@ss")
+    upstream.add_wheel("up-lib", "1.0")
+    settings.UPSTREAM_INDEX_URL = upstream.url.replace("http://", "http://reader:p%40ss@")
+    assert simple_json(client, "up-lib").status_code == 200
+    url = file_path(simple_json(client, "up-lib").json()["files"][0]["url"])
+    assert client.get(url).status_code == 200
+
+
+def test_file_urls_on_other_hosts_must_be_public(client, upstream):
+    port = upstream.server.server_address[1]
+    entry = upstream.add_wheel("up-lib", "1.0")
+    # Same server, but named differently: another host, so a private address is refused.
+    entry.url = f"http://localhost:{port}/files/{entry.filename}"
+    url = file_path(simple_json(client, "up-lib").json()["files"][0]["url"])
+    refused = client.get(url)
+    assert refused.status_code == 502
+    assert "not on the public internet" in refused.content.decode()
+    assert upstream.file_requests(entry.filename) == 0
+
+
+def test_cached_projects_are_not_the_index_news(client, upstream):
+    upstream.add_wheel("up-lib", "1.0")
+    mirror.resolve("up-lib")
+    make_files(make_release(make_project("ours"), "1.0"), 1)
+    feed = client.get("/rss/packages.xml").content.decode()
+    assert "ours" in feed and "up-lib" not in feed
+    assert "up-lib" not in client.get("/rss/updates.xml").content.decode()
+    release = Project.objects.get(normalized_name="up-lib").releases.get()
+    assert release.created == File.objects.get(release=release).upload_time

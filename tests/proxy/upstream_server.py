@@ -31,6 +31,7 @@ class UpstreamFile:
     yanked: bool | str = False
     requires_python: str = ""
     repeat: int = 1  # the body is `body` this many times over (big files, never in memory)
+    url: str = ""  # where the page says the file is; by default this server's /files/
 
     @property
     def size(self) -> int:
@@ -218,7 +219,7 @@ def _json_page(name: str, files: list[UpstreamFile]) -> dict:
         "files": [
             {
                 "filename": f.filename,
-                "url": f"../../files/{f.filename}",
+                "url": f.url or f"../../files/{f.filename}",
                 "hashes": {"sha256": f.sha256},
                 "requires-python": f.requires_python or None,
                 "size": f.size,
