@@ -146,3 +146,27 @@ def test_a_100_mb_file_streams_through_without_being_held_in_memory(proxy_index,
     upstream.stop()
     tail = requests.get(url, headers={"Range": "bytes=-10"}, timeout=30)
     assert tail.status_code == 206 and len(tail.content) == 10
+
+
+def test_another_instance_of_this_index_as_the_upstream(tmp_path):
+    """The upstream is a second live index (its PEP 691 pages, PEP 658 metadata, file URLs):
+    pip installs through the proxy, which fetches each file from it once."""
+    with live_server_process(tmp_path / "upstream") as origin:
+        upload(origin, "origin-base", "1.0")
+        upload(origin, "origin-top", "2.0", requires=("origin-base",))
+        with live_server_process(
+            tmp_path / "proxy", UPSTREAM_INDEX_URL=f"{origin.url}/simple/"
+        ) as proxy:
+            python = make_venv(tmp_path / "venv")
+            pip_install(python, f"{proxy.url}/simple/", "origin-top")
+            assert installed(python)["origin-top"] == "2.0"
+            assert installed(python)["origin-base"] == "1.0"
+            stored = {p.name for p in (proxy.data_dir / "files").rglob("*.whl")}
+            assert stored == {"origin_base-1.0-py3-none-any.whl", "origin_top-2.0-py3-none-any.whl"}
+            assert proxy.project_json("origin-top")["info"]["version"] == "2.0"
+            downloads = [
+                line
+                for line in origin.access_lines()
+                if "GET /packages/" in line and ".whl " in line and '" 200 ' in line
+            ]
+            assert len(downloads) == 2, downloads
