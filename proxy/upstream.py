@@ -37,6 +37,9 @@ V1_JSON = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{V1_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 USER_AGENT = "package-index-proxy/1"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Column sizes of packages' Project.name and Release.version.
+MAX_NAME_LENGTH = 200
+MAX_VERSION_LENGTH = 100
 
 
 class UpstreamError(Exception):
@@ -309,6 +312,7 @@ def _valid_files(files: list[ListedFile], normalized: str) -> list[ListedFile]:
             continue
         if (
             lookup_name(parsed.name) != normalized
+            or len(str(parsed.version)) > MAX_VERSION_LENGTH
             or not _SHA256.match(listed.sha256)
             or urlsplit(listed.url).scheme not in ("http", "https")
             or listed.filename in seen

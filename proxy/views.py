@@ -25,8 +25,8 @@ STALE_HEADER = "X-Upstream-Stale"
 def _resolve(name: str, *, json: bool) -> tuple[HttpResponse | None, str]:
     """(a response to send instead of packages' view, or None; the stale reason)."""
     normalized = lookup_name(name)
-    if normalized is None:
-        return None, ""
+    if normalized is None or len(normalized) > upstream.MAX_NAME_LENGTH:
+        return None, ""  # no project can have it: packages' 404
     # One query answers the usual cases: a local project, or a copy young enough to serve.
     row = (
         Project.objects.filter(normalized_name=normalized)

@@ -354,3 +354,14 @@ def test_cached_projects_are_not_the_index_news(client, upstream):
     assert "up-lib" not in client.get("/rss/updates.xml").content.decode()
     release = Project.objects.get(normalized_name="up-lib").releases.get()
     assert release.created == File.objects.get(release=release).upload_time
+
+
+def test_overlong_names_and_versions_are_not_fetched(client, upstream):
+    name = "a" * 250
+    assert client.get(f"/simple/{name}/").status_code == 404
+    assert client.get(f"/pypi/{name}/json").status_code == 404
+    assert upstream.requests == {}
+    upstream.add_wheel("up-lib", "1.0")
+    upstream.add_wheel("up-lib", "1." + ".".join(["1"] * 60))
+    files = simple_json(client, "up-lib").json()["files"]
+    assert [f["filename"] for f in files] == ["up_lib-1.0-py3-none-any.whl"]
