@@ -170,3 +170,17 @@ def test_another_instance_of_this_index_as_the_upstream(tmp_path):
                 if "GET /packages/" in line and ".whl " in line and '" 200 ' in line
             ]
             assert len(downloads) == 2, downloads
+
+
+def test_concurrent_first_reads_of_a_page_fetch_it_once(tmp_path, upstream):
+    upstream.add_wheel("popular", "1.0")
+    upstream.stall_seconds = 1.0
+    with live_server_process(tmp_path / "index", UPSTREAM_INDEX_URL=upstream.url) as server:
+
+        def read(_: int) -> int:
+            return server.get("/simple/popular/").status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(pool.map(read, range(6)))
+    assert statuses == [200] * 6
+    assert upstream.page_requests("popular") == 1
