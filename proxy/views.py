@@ -13,7 +13,7 @@ from django.views.decorators.http import require_safe
 
 from packages import permissions
 from packages.files import METADATA_SUFFIX, published_file
-from packages.models import Origin, Project
+from packages.models import File, Origin, Project
 from packages.names import lookup_name
 from packages.views import index
 from proxy import downloads, mirror, upstream
@@ -93,6 +93,7 @@ def package_file(request: HttpRequest, key: str) -> HttpResponse:
         return index.package_file(request, key)
     if permissions.see_project_denial(user=request.user, project=project) is not None:
         return index.package_file(request, key)
-    full = type(file).objects.select_related("release").get(pk=file.pk)
+    # published_file loaded only what the checks need; the download needs the whole row.
+    full = File.objects.select_related("release").get(pk=file.pk)
     response = downloads.serve_uncached(request, file=full, metadata=key.endswith(METADATA_SUFFIX))
     return response or index.package_file(request, key)
