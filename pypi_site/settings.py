@@ -321,9 +321,14 @@ def _duration(text: str) -> int:
     if not text:
         return 0
     units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    if text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    try:
+        if text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"MIN_RELEASE_AGE={text!r}: give a duration such as 3d, 12h, 30m or seconds"
+        ) from None
 
 
 # Upstream files younger than this (by the upstream's upload-time) are hidden; a file with no
