@@ -12,9 +12,10 @@
                          digests, which check them
 
 Tables, in the order they are imported: groups, users, accounts, emails, recovery_codes,
-user_events, projects, releases, files, filename_registry, roles, role_invitations, journal,
-project_events, prohibited_names, admin_flags, webhook_subscriptions, webhook_deliveries,
-release_age_exemptions, upstream_projects, allowed_local_names, api_tokens.
+user_events, projects, releases, files, file_provenance, filename_registry, roles,
+role_invitations, journal, project_events, prohibited_names, admin_flags,
+webhook_subscriptions, webhook_deliveries, release_age_exemptions, upstream_projects,
+allowed_local_names, api_tokens.
 
 A row has one key per column, named after the model field (`project`, not `project_id`).
 Datetimes are ISO 8601 with microseconds and an offset. A reference to a user is its username,
@@ -45,6 +46,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 
 from accounts.models import Account, ApiToken, Email, RecoveryCode, UserEvent
+from attestations.models import Provenance
 from packages.models import (
     AdminFlag,
     File,
@@ -95,6 +97,8 @@ def tables() -> list[Table]:
         Table("projects", Project, keeps_ids=True),
         Table("releases", Release, keeps_ids=True),
         Table("files", File, keeps_ids=True),
+        # PEP 740: a file's verified attestations, served byte for byte, so kept as they are.
+        Table("file_provenance", Provenance, keeps_ids=True),
         Table("filename_registry", FilenameRegistry, keeps_ids=True),
         Table("roles", Role, keeps_ids=True),
         Table("role_invitations", RoleInvitation, keeps_ids=True),

@@ -162,6 +162,7 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "normalized_name",
         "ultranormalized_name",
         "status",
+        "lifecycle_status_note",
         "quarantine_notice",
         "quarantine_reason",
         "created",

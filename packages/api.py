@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from packages.models import File, Project, Release, Role
 from packages.releases import lookup_version
+from packages.simple import project_status
 
 
 class NotFound(LookupError):
@@ -57,6 +58,8 @@ def render_project_json(
     payload = {
         "info": _info_json(project, release, base_url),
         "last_serial": project.last_serial,
+        # PEP 792's status object, as in the simple API (beyond PyPI's JSON API).
+        "project-status": project_status(project),
         "ownership": {
             "organization": None,
             "roles": [{"role": r.role_name, "user": r.user.get_username()} for r in roles],

@@ -23,6 +23,9 @@ class EventTag:
     ROLE_REMOVE = "project:role:remove"
     ROLE_DECLINE_INVITE = "project:role:decline_invite"
     ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+    # By owners (packages/lifecycle.py).
+    ARCHIVE_ENTER = "project:archive:enter"
+    ARCHIVE_EXIT = "project:archive:exit"
     # By staff (packages/moderation.py).
     QUARANTINE_ENTER = "project:quarantine:enter"
     QUARANTINE_EXIT = "project:quarantine:exit"

@@ -6,6 +6,7 @@ from django import forms
 from django.http import QueryDict
 from trove_classifiers import classifiers as known_classifiers
 
+from packages.lifecycle import MAX_NOTE_LENGTH
 from packages.search import MAX_RESULTS, PAGE_SIZE, Order
 
 
@@ -58,6 +59,19 @@ class YankForm(forms.Form):
         if value != self.version:
             raise forms.ValidationError(f"That is not “{self.version}”; nothing was yanked.")
         return value
+
+
+class ArchiveForm(forms.Form):
+    """PEP 792's optional reason, shown beside the archived status."""
+
+    note = forms.CharField(
+        required=False,
+        max_length=MAX_NOTE_LENGTH,
+        label="Note (optional)",
+        help_text="Public: shown on the project's page and in the simple API, e.g. where the "
+        "work continues.",
+        widget=forms.TextInput,
+    )
 
 
 class ConfirmForm(forms.Form):

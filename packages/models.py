@@ -57,6 +57,10 @@ class Project(models.Model):
     quarantine_reason = models.TextField(
         blank=True, help_text="Staff only: why it was last quarantined"
     )
+    # PEP 792's optional reason, public: what the owners said when they archived it.
+    lifecycle_status_note = models.TextField(
+        blank=True, help_text="Shown with the archived status (simple API, project page)"
+    )
 
     origin = models.CharField(
         max_length=10, choices=Origin.choices, default=Origin.LOCAL, editable=False
@@ -76,13 +80,23 @@ class Project(models.Model):
         return self.lifecycle_status == LifecycleStatus.QUARANTINE_ENTER
 
     @property
+    def is_archived(self) -> bool:
+        return self.lifecycle_status == LifecycleStatus.ARCHIVED
+
+    @property
     def simple_status(self) -> str:
         """The PEP 792 `project-status` value."""
         if self.is_quarantined:
             return "quarantined"
-        if self.lifecycle_status == LifecycleStatus.ARCHIVED:
+        if self.is_archived:
             return "archived"
         return "active"
+
+    @property
+    def simple_status_reason(self) -> str:
+        """PEP 792's optional `reason`: the owners' note on an archived project, else none
+        (a quarantine's notice stays on the project page, as on PyPI)."""
+        return self.lifecycle_status_note if self.is_archived else ""
 
     @property
     def effective_upload_limit(self) -> int:
@@ -178,6 +192,9 @@ class File(models.Model):
     uploaded_via = models.CharField(max_length=300, blank=True)
     # PEP 658: sha256 of the `<path>.metadata` file, empty when there is none (sdists).
     metadata_sha256 = models.CharField(max_length=64, blank=True)
+    # PEP 740: set by attestations.provenance in the transaction that stores the file's
+    # verified attestations, so the simple API can list a `provenance` URL without a join.
+    has_provenance = models.BooleanField(default=False, editable=False)
     # Mirrored files only: where the bytes come from, and the upload-time the upstream listed
     # (null when it listed none), which the release-age policy counts from.
     upstream_url = models.TextField(blank=True, editable=False)

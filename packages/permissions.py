@@ -10,6 +10,7 @@ project as soon as its user loses the role.
 |-----------------------------|-------|------------|------------|
 | upload                      | yes   | yes        | no         |
 | manage, delete, yank        | yes   | no         | no         |
+| archive, unarchive          | yes   | no         | no         |
 | invite, change, remove roles| yes   | no         | no         |
 | remove (leave) own role     | yes*  | yes        | -          |
 
@@ -61,13 +62,14 @@ def _frozen(user: User) -> Denial:
 
 def upload_denial(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
     """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
-    account must be in standing (PyPI's checks 7 and 8, in that order)."""
+    account must be in standing (PyPI's checks 7 and 8, in that order). An archived project
+    grants nobody upload, with PyPI's message for a missing permission."""
     if token is not None and token.scoped and not token.projects.filter(pk=project.pk).exists():
         return Denial(
             f"Invalid API Token: project-scoped token is not valid for project: '{project.name}'"
         )
     role_name, standing = _role_and_standing(user=user, project=project)
-    if role_name is None:
+    if role_name is None or project.is_archived:
         name = user.get_username() if user.is_authenticated else ""
         return Denial(
             f"The user '{name}' isn't allowed to upload to project "
@@ -109,6 +111,11 @@ def manage_denial(*, user: User, project: Project) -> Denial | None:
     if message := standing_denial(user, standing=standing):
         return Denial(message)
     return None
+
+
+def archive_denial(*, user: User, project: Project) -> Denial | None:
+    """Archiving and unarchiving are Owners' settings."""
+    return manage_denial(user=user, project=project)
 
 
 def change_roles_denial(*, user: User, project: Project) -> Denial | None:

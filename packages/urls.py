@@ -72,6 +72,8 @@ urlpatterns = [
         name="manage-project-settings",
     ),
     path("manage/project/<str:name>/history/", manage.history, name="manage-project-history"),
+    path("manage/project/<str:name>/archive/", manage.archive, name="manage-project-archive"),
+    path("manage/project/<str:name>/unarchive/", manage.unarchive, name="manage-project-unarchive"),
     # Collaborators.
     path(
         "manage/project/<str:name>/collaboration/",

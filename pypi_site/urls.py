@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("webhooks.urls")),
+    path("", include("attestations.urls")),
     # Before packages: the simple, JSON and file routes, filled from UPSTREAM_INDEX_URL first.
     path("", include("proxy.urls")),
     path("", include("packages.urls")),

@@ -97,7 +97,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     hidden = permissions.hidden_file_ids(project=project)
 
     def render_detail() -> tuple[bytes, str]:
-        files = simple.project_files(project.pk, files_url=files_url, hidden=hidden)
+        files = simple.project_files(project, files_url=files_url, hidden=hidden)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
     key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}{_hidden_key(hidden)}"

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts.access import manage_required, reauth_redirect
 from accounts.events import client_ip
-from packages import permissions, releases
-from packages.forms import ConfirmForm, YankForm
+from packages import lifecycle, permissions, releases
+from packages.forms import ArchiveForm, ConfirmForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release, Role
 from packages.search import with_latest_release
 
@@ -175,9 +175,75 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
         releases.delete_project(project=project, user=request.user, ip_address=client_ip(request))
         messages.success(request, f"Deleted project {project.name}.")
         return redirect("manage-projects")
-    context = {"project": project, "form": form, "tab": "settings"}
     status = 400 if request.method == "POST" else 200
+    return _render_settings(request, project, form=form, status=status)
+
+
+def _render_settings(
+    request: HttpRequest,
+    project: Project,
+    *,
+    form: ConfirmForm | None = None,
+    archive_form: ArchiveForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "project": project,
+        "form": form or ConfirmForm(expected=project.name),
+        "archive_form": archive_form or ArchiveForm(),
+        "tab": "settings",
+    }
     return render(request, "manage/settings.html", context, status=status)
+
+
+def _archivable_project(request: HttpRequest, name: str) -> Project:
+    project = releases.find_project(name)
+    if project is None:
+        raise Http404(f"No project named {name!r}")
+    if (denial := permissions.archive_denial(user=request.user, project=project)) is not None:
+        raise PermissionDenied(denial.message)
+    return project
+
+
+@manage_required
+@require_POST
+def archive(request: HttpRequest, name: str) -> HttpResponse:
+    """PEP 792 `archived`: no more uploads; reversible (Warehouse `archive_project_view`)."""
+    project = _archivable_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    form = ArchiveForm(request.POST)
+    if not form.is_valid():
+        return _render_settings(request, project, archive_form=form, status=400)
+    try:
+        lifecycle.archive_project(
+            project=project,
+            by=request.user,
+            note=form.cleaned_data["note"],
+            ip_address=client_ip(request),
+        )
+    except lifecycle.LifecycleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Archived project {project.name}.")
+    return redirect(then)
+
+
+@manage_required
+@require_POST
+def unarchive(request: HttpRequest, name: str) -> HttpResponse:
+    project = _archivable_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    try:
+        lifecycle.unarchive_project(project=project, by=request.user, ip_address=client_ip(request))
+    except lifecycle.LifecycleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Unarchived project {project.name}.")
+    return redirect(then)
 
 
 @manage_required

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('packages', '0004_upstream_origin'),
+        ('packages', '0006_upstream_origin'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -143,6 +143,7 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         "subscription_id": str(hook.pk),
         "delivery_id": str(delivery.pk),
         "file_id": str(file.pk),
+        "filename": file.filename,
         "email_id": str(user.emails.first().pk),
         "identifier": str(identifier),
         "file_path": f"packages/{file.path}",

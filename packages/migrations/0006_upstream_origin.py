@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('packages', '0003_quarantine_notice_and_journal_actor'),
+        ('packages', '0005_file_has_provenance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
