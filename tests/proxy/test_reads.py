@@ -365,3 +365,22 @@ def test_overlong_names_and_versions_are_not_fetched(client, upstream):
     upstream.add_wheel("up-lib", "1." + ".".join(["1"] * 60))
     files = simple_json(client, "up-lib").json()["files"]
     assert [f["filename"] for f in files] == ["up_lib-1.0-py3-none-any.whl"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/simple/%00/",
+        "/simple/-bad-/",
+        "/simple/" + "x" * 300 + "/",
+        "/pypi/%00/json",
+        "/pypi/up-lib/%00/json",
+        "/pypi/up-lib/not a version/json",
+        "/packages/aa/bb/" + "c" * 60 + "/up_lib-1.0-py3-none-any.whl",
+        "/packages/aa/bb/" + "c" * 60 + "/up_lib-1.0-py3-none-any.whl.metadata",
+    ],
+)
+def test_bad_input_through_the_proxy_is_a_4xx(client, upstream, path):
+    upstream.add_wheel("up-lib", "1.0")
+    response = client.get(path)
+    assert 400 <= response.status_code < 500, (path, response.status_code)
