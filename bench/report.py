@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import platform
+import re
 import statistics
 from pathlib import Path
 
@@ -329,6 +330,12 @@ def write_report(saved: dict, *, output: Path | None) -> int:
     print(table, flush=True)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(md)
+        # The proxied rows come from `python -m bench.proxy`; a full run keeps them.
+        kept = re.search(
+            r"<!-- bench\.proxy: start -->.*?<!-- bench\.proxy: end -->",
+            output.read_text() if output.exists() else "",
+            re.S,
+        )
+        output.write_text(md.rstrip("\n") + "\n\n" + kept.group(0) + "\n" if kept else md)
         log(f"wrote {output}")
     return 0

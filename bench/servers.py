@@ -112,6 +112,8 @@ def clean_env(**extra: str) -> dict:
         "WEB_THREADS",
         "VIRTUAL_ENV",
         "PYTHONPATH",
+        "UPSTREAM_INDEX_URL",
+        "MIN_RELEASE_AGE",
     }
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith(drop_prefixes)}
     env.update(extra)
@@ -218,9 +220,17 @@ def prepare_source(rev: str | None) -> tuple[Path, dict]:
     return src, {"commit": commit, "description": f"commit {commit[:12]} via `git archive {rev}`"}
 
 
-def start_index(servers: Servers, *, workers: int, threads: int, src: Path) -> Target:
+def start_index(
+    servers: Servers,
+    *,
+    workers: int,
+    threads: int,
+    src: Path,
+    data_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Target:
     """Migrate a fresh embedded DATA_DIR, make a superuser and an API token, start gunicorn."""
-    data_dir = RUN / "index-data"
+    data_dir = data_dir or RUN / "index-data"
     port = free_port()
     python = str(index_python())
     env = clean_env(
@@ -229,6 +239,7 @@ def start_index(servers: Servers, *, workers: int, threads: int, src: Path) -> T
         WEB_CONCURRENCY=str(workers),
         WEB_THREADS=str(threads),
         DJANGO_SUPERUSER_PASSWORD="bench-password",
+        **(extra_env or {}),
     )
     log("this index: migrate a fresh DATA_DIR, create user and token")
     run([python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=src)

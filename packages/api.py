@@ -31,21 +31,33 @@ def _organization_name(project: Project) -> str | None:
 
 
 def render_project_json(
-    project: Project, *, version: str | None, base_url: str, files_url: str
+    project: Project,
+    *,
+    version: str | None,
+    base_url: str,
+    files_url: str,
+    hidden: frozenset[int] = frozenset(),
 ) -> bytes:
     """Four queries whatever the size of the project: releases, files, roles (the project was
-    already loaded by the caller); a fifth for the name of the organization that owns it."""
+    already loaded by the caller); a fifth for the name of the organization that owns it. Files
+    in `hidden` (permissions.hidden_file_ids) are left out, and so is a release all of whose
+    files are."""
     releases = list(Release.objects.filter(project=project).order_by("sort_order"))
+    files_by_release: dict[int, list[dict]] = defaultdict(list)
+    release_by_id = {r.pk: r for r in releases}
+    hidden_releases: set[int] = set()
+    for file in File.objects.filter(release__project=project).order_by("filename"):
+        if file.pk in hidden:
+            hidden_releases.add(file.release_id)
+            continue
+        files_by_release[file.release_id].append(
+            _file_json(file, release_by_id[file.release_id], files_url)
+        )
+    releases = [r for r in releases if r.pk not in hidden_releases or files_by_release[r.pk]]
     release = latest_release(releases) if version is None else _match_version(releases, version)
     if release is None:
         raise NotFound(version or project.name)
 
-    files_by_release: dict[int, list[dict]] = defaultdict(list)
-    release_by_id = {r.pk: r for r in releases}
-    for file in File.objects.filter(release__project=project).order_by("filename"):
-        files_by_release[file.release_id].append(
-            _file_json(file, release_by_id[file.release_id], files_url)
-        )
     roles = (
         Role.objects.filter(project=project)
         .select_related("user")

@@ -20,6 +20,7 @@ from django.http import (
     FileResponse,
     HttpRequest,
     HttpResponse,
+    HttpResponseForbidden,
     HttpResponseNotFound,
     HttpResponseRedirect,
     StreamingHttpResponse,
@@ -53,8 +54,13 @@ def published_file(key: str) -> File | None:
         .only(
             "path",
             "metadata_sha256",
+            "filename",
+            "upstream_upload_time",
+            "release__canonical_version",
             "release__project__name",
+            "release__project__normalized_name",
             "release__project__lifecycle_status",
+            "release__project__origin",
         )
         .first()
     )
@@ -71,6 +77,8 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
     if file is None:
         return _not_found()
     project = file.release.project
+    if (denial := permissions.file_age_denial(project=project, file=file)) is not None:
+        return forbidden(denial.message)
     if project.is_quarantined:
         if permissions.see_project_denial(user=request.user, project=project) is not None:
             return _not_found()
@@ -122,6 +130,12 @@ def _count_bytes(key: str, length: int) -> None:
     """Counted when the response is made: a client that hangs up early is counted whole."""
     kind = "metadata" if key.endswith(METADATA_SUFFIX) else "file"
     metrics.FILE_BYTES_SERVED.labels(kind=kind).inc(length)
+
+
+def forbidden(message: str) -> HttpResponse:
+    response = HttpResponseForbidden(message, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = NOT_FOUND
+    return response
 
 
 def _not_found() -> HttpResponse:

@@ -28,17 +28,19 @@ reads all of it in one query, so every question below gets the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
 from accounts.models import ApiToken
 from organizations.models import Organization, OrganizationRole, OrganizationRoleName
 from organizations.permissions import owner_denial
-from packages.models import Project, Role, RoleName, TeamProjectRole
+from packages.models import File, Project, ReleaseAgeExemption, Role, RoleName, TeamProjectRole
 
 
 @dataclass(frozen=True)
@@ -254,3 +256,87 @@ def transfer_project_denial(
     if project.organization_id == organization.pk:
         return Denial(f"Project '{project.name}' already belongs to '{organization.name}'.")
     return None
+
+
+# --- Release age (MIN_RELEASE_AGE): what a reader may see of an upstream project -------------
+
+
+@dataclass(frozen=True)
+class ReleaseAgePolicy:
+    """Upstream files uploaded after `cutoff` (or with no upload-time, unless allowed) are
+    hidden, except in the `exempt_versions` (canonical) staff exempted."""
+
+    cutoff: datetime
+    exempt_versions: frozenset[str]
+
+    def hides(self, *, upstream_upload_time: datetime | None, canonical_version: str) -> bool:
+        if canonical_version in self.exempt_versions:
+            return False
+        if upstream_upload_time is None:
+            return not settings.MIN_RELEASE_AGE_ALLOW_UNKNOWN
+        return upstream_upload_time > self.cutoff
+
+
+def release_age_policy(*, project: Project) -> ReleaseAgePolicy | None:
+    """None when the policy hides nothing of this project: a local project (never affected),
+    MIN_RELEASE_AGE off, or a project-wide exemption that has not expired."""
+    if not settings.MIN_RELEASE_AGE or not project.is_upstream:
+        return None
+    now = timezone.now()
+    exempt = set(
+        ReleaseAgeExemption.objects.filter(
+            normalized_name=project.normalized_name, expires__gt=now
+        ).values_list("version", flat=True)
+    )
+    if "" in exempt:
+        return None
+    return ReleaseAgePolicy(
+        cutoff=now - timedelta(seconds=settings.MIN_RELEASE_AGE), exempt_versions=frozenset(exempt)
+    )
+
+
+def hidden_file_ids(*, project: Project) -> frozenset[int]:
+    """The project's files the release-age policy hides now: one query, on upstream projects
+    only. Pages are cached under this set, so a file appears once it is old enough."""
+    policy = release_age_policy(project=project)
+    if policy is None:
+        return frozenset()
+    young = Q(upstream_upload_time__gt=policy.cutoff)
+    if not settings.MIN_RELEASE_AGE_ALLOW_UNKNOWN:
+        young |= Q(upstream_upload_time__isnull=True)
+    rows = File.objects.filter(young, release__project=project).values_list(
+        "id", "upstream_upload_time", "release__canonical_version"
+    )
+    return frozenset(
+        pk
+        for pk, uploaded, version in rows
+        if policy.hides(upstream_upload_time=uploaded, canonical_version=version)
+    )
+
+
+def file_age_denial(*, project: Project, file: File) -> Denial | None:
+    """403 for a file URL the release-age policy hides, naming the age and the policy."""
+    policy = release_age_policy(project=project)
+    if policy is None:
+        return None
+    canonical = file.release.canonical_version
+    if not policy.hides(
+        upstream_upload_time=file.upstream_upload_time, canonical_version=canonical
+    ):
+        return None
+    hours = settings.MIN_RELEASE_AGE / 3600
+    policy_text = (
+        f"this index serves upstream files once they are {hours / 24:g} days old (MIN_RELEASE_AGE)"
+        if hours >= 24
+        else f"this index serves upstream files once they are {hours:g} hours old (MIN_RELEASE_AGE)"
+    )
+    if file.upstream_upload_time is None:
+        return Denial(
+            f"{file.filename} is held back by the release-age policy: the upstream index gives "
+            f"no upload time for it, so its age is unknown, and {policy_text}."
+        )
+    age_hours = (timezone.now() - file.upstream_upload_time).total_seconds() / 3600
+    return Denial(
+        f"{file.filename} is held back by the release-age policy: it was uploaded upstream "
+        f"{age_hours:.1f} hours ago, and {policy_text}."
+    )

@@ -32,7 +32,7 @@ from django.db.models import (
     When,
 )
 
-from packages.models import LifecycleStatus, Project, Release
+from packages.models import LifecycleStatus, Origin, Project, Release
 from packages.names import is_valid_name, normalize_name
 
 PAGE_SIZE = 20
@@ -240,10 +240,12 @@ def with_latest_release(projects: QuerySet[Project]) -> QuerySet[Project]:
 
 
 def newest_releases(limit: int) -> QuerySet[Release]:
-    """The latest releases of visible projects, newest first: a backward scan of the index on
-    `created` (migration 0002) that stops after `limit` rows, whatever the size of the index."""
+    """The latest releases of visible local projects, newest first: a backward scan of the index
+    on `created` (migration 0002) that stops after `limit` rows, whatever the size of the index.
+    Upstream projects the proxy cached are not this index's news."""
     return (
         Release.objects.exclude(project__lifecycle_status=LifecycleStatus.QUARANTINE_ENTER)
+        .filter(project__origin=Origin.LOCAL)
         .select_related("project")
         .defer("description", "description_html")
         .order_by("-created")[:limit]
@@ -251,6 +253,10 @@ def newest_releases(limit: int) -> QuerySet[Release]:
 
 
 def newest_projects(limit: int) -> QuerySet[Project]:
-    """Visible projects that have a release, newest first (the index on `created`)."""
+    """Visible local projects that have a release, newest first (the index on `created`)."""
     has_release = Exists(Release.objects.filter(project=OuterRef("pk")))
-    return Project.objects.visible().filter(has_release).order_by("-created")[:limit]
+    return (
+        Project.objects.visible()
+        .filter(has_release, origin=Origin.LOCAL)
+        .order_by("-created")[:limit]
+    )

@@ -72,7 +72,8 @@ def stored_serial(version: str | None) -> int:
 def publish_project(*, normalized_name: str, force: bool = False) -> str:
     """Write (or remove, for a deleted project) one project's pages.
 
-    1. Under the page set's lock, load the project as the view does; gone: remove its pages.
+    1. Under the page set's lock, load the project as the view does; gone (or mirrored from
+       upstream): remove its pages.
     2. Unless `force`, stop if the stored serial is already this one or newer.
     3. Render both formats with `packages.simple`, gzip each, publish the set.
     4. Local storage: hide a quarantined project's files from nginx, unhide them once lifted.
@@ -81,10 +82,12 @@ def publish_project(*, normalized_name: str, force: bool = False) -> str:
     with _page_lock(normalized_name):
         project = (
             Project.objects.filter(normalized_name=normalized_name)
-            .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
+            .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "origin")
             .first()
         )
-        if project is None:
+        if project is None or project.is_upstream:
+            # A mirrored upstream project is revalidated and filtered by release age on each
+            # request (proxy/), so nginx must hand its pages to the app.
             return REMOVED if remove_page_set(key=key, names=PAGE_NAMES) else ABSENT
         stored = stored_serial(page_set_version(key=key))
         if stored > project.last_serial or (stored == project.last_serial and not force):

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "operations",
     "webhooks",
     "trusted_publishing",
+    "proxy",
 ]
 
 MIDDLEWARE = [
@@ -325,6 +326,38 @@ TRUSTED_PUBLISHING_GOOGLE_ISSUER = env(
     "TRUSTED_PUBLISHING_GOOGLE_ISSUER", "https://accounts.google.com"
 ).rstrip("/")
 TRUSTED_PUBLISHING_ALLOW_PRIVATE = env_bool("TRUSTED_PUBLISHING_ALLOW_PRIVATE")
+# --- Upstream proxy (proxy/) ----------------------------------------------------------------
+# UPSTREAM_INDEX_URL (the simple root of a PEP 691/503 index) turns the pull-through cache on;
+# unset, the index makes no outbound request. Credentials may also be in the URL.
+UPSTREAM_INDEX_URL = env("UPSTREAM_INDEX_URL")
+if UPSTREAM_INDEX_URL and not UPSTREAM_INDEX_URL.endswith("/"):
+    UPSTREAM_INDEX_URL += "/"
+UPSTREAM_INDEX_USERNAME = env("UPSTREAM_INDEX_USERNAME")
+UPSTREAM_INDEX_PASSWORD = env("UPSTREAM_INDEX_PASSWORD")
+UPSTREAM_TIMEOUT = env_int("UPSTREAM_TIMEOUT", 20)
+UPSTREAM_PAGE_TTL = env_int("UPSTREAM_PAGE_TTL", 600)
+
+
+def _duration(text: str) -> int:
+    """`3d`, `12h`, `30m`, `45s` or plain seconds; empty or 0 is off."""
+    text = text.strip().lower()
+    if not text:
+        return 0
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    try:
+        if text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"MIN_RELEASE_AGE={text!r}: give a duration such as 3d, 12h, 30m or seconds"
+        ) from None
+
+
+# Upstream files younger than this (by the upstream's upload-time) are hidden; a file with no
+# upload-time counts as too young unless MIN_RELEASE_AGE_ALLOW_UNKNOWN.
+MIN_RELEASE_AGE = _duration(env("MIN_RELEASE_AGE"))
+MIN_RELEASE_AGE_ALLOW_UNKNOWN = env_bool("MIN_RELEASE_AGE_ALLOW_UNKNOWN")
 
 # --- Accounts -------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -37,6 +37,7 @@ from packages.models import File, FilenameRegistry, PackageType, Project, RoleNa
 from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from packages.storage import StorageError, StorageFull, store_verified
+from proxy import guard
 from pypi_site.locks import advisory_xact_lock, file_lock
 from uploads.attestation_upload import check_attestations
 from uploads.checks import (
@@ -75,6 +76,8 @@ def upload_file(
     if content is None:
         raise bad_request("Upload payload does not have a file.", reason="no-file")
     project = find_project(form.name)
+    if project is not None and project.is_upstream:
+        project = None  # the upstream's cached copy: this upload would create a local project
     _check_may_upload(form=form, project=project, uploader=uploader)
     check_description_renders(form.metadata)
     filename = content.name
@@ -143,6 +146,8 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
         if (denial := moderation.new_project_name_denial(form.name)) is not None:
             raise bad_request(denial.message, reason="prohibited-name")
         denial = permissions.create_project_denial(user=uploader.user, token=uploader.token)
+        if denial is None and (upstream := guard.new_local_project_denial(form.name)):
+            raise bad_request(upstream.message, reason="upstream-name")
         if denial is None:
             try:
                 ratelimits.check(
@@ -339,6 +344,11 @@ def _insert_rows(
         .filter(normalized_name=normalize_name(form.name))
         .first()
     )
+    if project is not None and project.is_upstream:
+        # Never merged: the cached upstream copy goes if staff allowed a local project here.
+        if (denial := guard.make_way_for_local(project)) is not None:
+            raise bad_request(denial.message, reason="upstream-name")
+        project = None
     if project is None:
         project = create_project(name=form.name, owner=uploader.user)
         _record_event(project, collaboration.EventTag.PROJECT_CREATE, uploader)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.http import (
     Http404,
@@ -12,7 +14,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from packages import cdn, simple
+from packages import cdn, permissions, simple
 from packages.api import NotFound, render_project_json
 from packages.files import serve_file
 from packages.journal import last_serial
@@ -39,7 +41,15 @@ def _lookup_project(name: str) -> Project:
     normalized = lookup_name(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "organization")
+        .only(
+            "id",
+            "name",
+            "normalized_name",
+            "last_serial",
+            "lifecycle_status",
+            "organization",
+            "origin",
+        )
         .first()
         if normalized is not None
         else None
@@ -47,6 +57,13 @@ def _lookup_project(name: str) -> Project:
     if project is None:
         raise Http404(f"No project named {name!r}")
     return project
+
+
+def _hidden_key(hidden: frozenset[int]) -> str:
+    """Part of a page's cache key: which files the release-age policy hides right now."""
+    if not hidden:
+        return ""
+    return ":age-" + hashlib.sha256(",".join(map(str, sorted(hidden))).encode()).hexdigest()[:16]
 
 
 @require_safe
@@ -85,12 +102,13 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     project = _lookup_project(name)
     fmt = simple.negotiate(request)
     files_url = files_base_url()
+    hidden = permissions.hidden_file_ids(project=project)
 
     def render_detail() -> tuple[bytes, str]:
-        files = simple.project_files(project, files_url=files_url)
+        files = simple.project_files(project, files_url=files_url, hidden=hidden)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
-    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}"
+    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}{_hidden_key(hidden)}"
     headers = {
         **CORS,
         **cdn.simple_cache_headers(normalized_name=project.normalized_name),
@@ -115,12 +133,15 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     base_url = settings.SITE_URL
     files_url = files_base_url()
+    hidden = permissions.hidden_file_ids(project=project)
 
     def render_json() -> tuple[bytes, str]:
-        body = render_project_json(project, version=version, base_url=base_url, files_url=files_url)
+        body = render_project_json(
+            project, version=version, base_url=base_url, files_url=files_url, hidden=hidden
+        )
         return body, "application/json"
 
-    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}"
+    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}{_hidden_key(hidden)}"
     try:
         page = rendered_page(key, render_json, gzip_ok=accepts_gzip(request))
     except NotFound:
