@@ -45,6 +45,7 @@ def create_api_token(
     projects: Iterable = (),
     description: str = "",
     expires=None,
+    read_only: bool = False,
 ) -> IssuedToken:
     identifier = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -52,6 +53,7 @@ def create_api_token(
     token = ApiToken.objects.create(
         user=user,
         scoped=bool(projects),
+        read_only=read_only,
         identifier=identifier,
         secret_hash=_hash_secret(secret),
         description=description,
@@ -106,6 +108,7 @@ def issue_api_token(
     description: str = "",
     expires: datetime | None = None,
     ip_address: str | None = None,
+    read_only: bool = False,
 ) -> IssuedToken:
     """A token made on the website: only for projects the user has a role on, and noted in
     their history. The plain text is returned once and never stored."""
@@ -116,7 +119,11 @@ def issue_api_token(
     if expires is not None and expires <= timezone.now():
         raise TokenError("The expiry date must be in the future.")
     issued = create_api_token(
-        user=user, projects=projects, description=description, expires=expires
+        user=user,
+        projects=projects,
+        description=description,
+        expires=expires,
+        read_only=read_only,
     )
     record_user_event(
         user=user,
@@ -126,6 +133,7 @@ def issue_api_token(
         description=description,
         projects=[p.name for p in projects],
         expires=expires.isoformat() if expires else None,
+        read_only=read_only,
     )
     return issued
 

@@ -30,8 +30,11 @@ from packages.models import File
 from pypi_site import metrics
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-# Members' and staff's view of a quarantined project: for that browser only, never stored.
+# Members' and staff's view of a quarantined or private project: for that reader only, never
+# stored.
 PRIVATE = "private, no-store"
+# The answer depends on who asks (packages/responses.py sends the same for private pages).
+PRIVATE_VARY = "Authorization, Cookie"
 # A missing file may be removed content a cache must drop, or a key still to be uploaded.
 NOT_FOUND = "no-store"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the wheel's METADATA beside it
@@ -55,6 +58,7 @@ def published_file(key: str) -> File | None:
             "metadata_sha256",
             "release__project__name",
             "release__project__lifecycle_status",
+            "release__project__is_private",
         )
         .first()
     )
@@ -71,8 +75,9 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
     if file is None:
         return _not_found()
     project = file.release.project
-    if project.is_quarantined:
-        if permissions.see_project_denial(user=request.user, project=project) is not None:
+    if project.is_quarantined or project.is_private:
+        reader = permissions.reader_of(request)
+        if permissions.see_files_denial(user=reader.user, project=project, token=reader.token):
             return _not_found()
         cache_control = PRIVATE
     else:
@@ -82,6 +87,8 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
         # Object storage serves bytes and ranges itself; keep app servers out of the data path.
         response = HttpResponseRedirect(storage.url(key))
         response["Cache-Control"] = "public, max-age=300" if cache_control == IMMUTABLE else PRIVATE
+        if cache_control == PRIVATE:
+            response["Vary"] = PRIVATE_VARY
         return response
     try:
         handle = storage.open(key, "rb")
@@ -115,6 +122,8 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = cache_control
+    if cache_control == PRIVATE:
+        response["Vary"] = PRIVATE_VARY
     return response
 
 

@@ -75,3 +75,7 @@ class ConfirmForm(forms.Form):
         if value != self.expected:
             raise forms.ValidationError(f"That is not “{self.expected}”; nothing was deleted.")
         return value
+
+
+class VisibilityForm(forms.Form):
+    visibility = forms.ChoiceField(choices=[("private", "Private"), ("public", "Public")])

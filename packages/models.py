@@ -51,6 +51,9 @@ class Project(models.Model):
     quarantine_reason = models.TextField(
         blank=True, help_text="Staff only: why it was last quarantined"
     )
+    # Private: only its collaborators and staff see it (packages/permissions.py); to everyone
+    # else it does not exist, yet its name stays taken.
+    is_private = models.BooleanField(default=False)
 
     objects = ProjectQuerySet.as_manager()
 

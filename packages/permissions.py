@@ -12,17 +12,27 @@ project as soon as its user loses the role.
 | manage, delete, yank        | yes   | no         | no         |
 | invite, change, remove roles| yes   | no         | no         |
 | remove (leave) own role     | yes*  | yes        | -          |
+| read a private project      | yes   | yes        | no (404)   |
 
 * never the last Owner (packages/collaboration.py enforces that).
+
+Reading. Who may read at all is `index_read_denial` (INDEX_READ_ACCESS); who may see one
+project is `see_project_denial`; which projects a listing may show is `readable_scope`. All
+three take the reader's user and, when they came with HTTP Basic `__token__`, the token
+(`reader_of(request)`). A private project is for its collaborators and staff; a token reads
+what it may upload to, and a scoped one only its projects. Another kind of member (an
+organization's, say) is one more clause in `_private_grants` and `see_project_denial`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef
+from django.db.models import OuterRef, Q
+from django.http import HttpRequest
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
 from accounts.models import ApiToken
@@ -59,7 +69,9 @@ def _frozen(user: User) -> Denial:
 
 def upload_denial(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
     """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
-    account must be in standing (PyPI's checks 7 and 8, in that order)."""
+    account must be in standing (PyPI's checks 7 and 8, in that order). A read token never."""
+    if token is not None and token.read_only:
+        return Denial("Invalid API Token: a read-only token cannot upload.")
     if token is not None and token.scoped and not token.projects.filter(pk=project.pk).exists():
         return Denial(
             f"Invalid API Token: project-scoped token is not valid for project: '{project.name}'"
@@ -83,6 +95,8 @@ def create_project_denial(*, user: User, token: ApiToken | None = None) -> Denia
     (The per-user and per-IP creation limit is uploads' to apply, with a 429.)"""
     if not user.is_authenticated:
         return Denial("You must log in first.")
+    if token is not None and token.read_only:
+        return Denial("Invalid API Token: a read-only token cannot upload.")
     if token is not None and token.scoped:
         return Denial("Invalid API Token: project-scoped token cannot create new projects.")
     standing = standing_of(user)
@@ -133,14 +147,125 @@ def see_collaborators_denial(*, user: User, project: Project) -> Denial | None:
     return None
 
 
-def see_project_denial(*, user: User, project: Project) -> Denial | None:
-    """A quarantined project (and its files) is hidden from everyone but its members, while
-    their account is not frozen, and staff; every other project is public."""
+@dataclass(frozen=True)
+class Reader:
+    """Who is reading: the session's user, or the user behind HTTP Basic credentials with the
+    token they used (packages/middleware.py puts them on the request)."""
+
+    user: User
+    token: ApiToken | None = None
+
+
+def reader_of(request: HttpRequest) -> Reader:
+    basic_user = getattr(request, "basic_user", None)
+    if basic_user is not None:
+        return Reader(user=basic_user, token=getattr(request, "basic_token", None))
+    return Reader(user=request.user)
+
+
+def _is_staff(user: User) -> bool:
+    return user.is_authenticated and user.is_active and user.is_staff
+
+
+def _token_reaches(token: ApiToken | None, project: Project) -> bool:
+    if token is None or not token.scoped:
+        return True
+    return token.projects.filter(pk=project.pk).exists()
+
+
+def index_read_denial(*, user: User) -> Denial | None:
+    """With INDEX_READ_ACCESS=authenticated, every read needs a user (session or Basic)."""
+    if settings.INDEX_READ_ACCESS == "authenticated" and not user.is_authenticated:
+        return Denial("This index requires credentials to read.")
+    return None
+
+
+def see_project_denial(
+    *, user: User, project: Project, token: ApiToken | None = None
+) -> Denial | None:
+    """May this reader know the project exists? A public one: yes. A private one: its
+    collaborators, while their account is not frozen, and staff; a scoped token only for its
+    projects. Everyone else is told there is no such project (views answer 404)."""
+    if not project.is_private:
+        return None
+    hidden = Denial(f"No project named {project.name!r}.")
+    if not _token_reaches(token, project):
+        return hidden
+    if _is_staff(user):
+        return None
+    role_name, standing = _role_and_standing(user=user, project=project)
+    if role_name is None or standing.frozen or not user.is_active:
+        return hidden
+    return None
+
+
+def see_files_denial(
+    *, user: User, project: Project, token: ApiToken | None = None
+) -> Denial | None:
+    """Files and metadata: `see_project_denial`, and a quarantined project's only for its
+    members, while their account is not frozen, and staff."""
+    if denial := see_project_denial(user=user, project=project, token=token):
+        return denial
     if not project.is_quarantined:
         return None
-    if user.is_authenticated and user.is_active and user.is_staff:
+    if not _token_reaches(token, project):
+        return Denial(f"Project '{project.name}' is quarantined.")
+    if _is_staff(user):
         return None
     role_name, standing = _role_and_standing(user=user, project=project)
     if role_name is None or standing.frozen or not user.is_active:
         return Denial(f"Project '{project.name}' is quarantined.")
     return None
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """Which private projects a listing may show this reader: all (staff) or these ids.
+    `access_class` names the set, so a cached listing is shared only by readers who see the
+    same projects."""
+
+    all_private: bool = False
+    private_ids: frozenset[int] = frozenset()
+
+    def q(self, prefix: str = "") -> Q:
+        """The filter on Project, or on a model whose `prefix` leads to one."""
+        if self.all_private:
+            return Q()
+        public = Q(**{f"{prefix}is_private": False})
+        if self.private_ids:
+            return public | Q(**{f"{prefix}pk__in": sorted(self.private_ids)})
+        return public
+
+    @property
+    def access_class(self) -> str:
+        if self.all_private:
+            return "all"
+        if not self.private_ids:
+            return "public"
+        ids = ",".join(str(i) for i in sorted(self.private_ids))
+        return "p" + hashlib.sha256(ids.encode()).hexdigest()[:24]
+
+
+PUBLIC_SCOPE = ReadScope()
+
+
+def _private_grants(user: User) -> Q:
+    """The private projects a user may read besides staff's all: those they have a role on."""
+    return Q(roles__user=user)
+
+
+def readable_scope(*, user: User, token: ApiToken | None = None) -> ReadScope:
+    """The listing filter for this reader: no query for anonymous readers."""
+    if not user.is_authenticated or not user.is_active:
+        return PUBLIC_SCOPE
+    private = Project.objects.filter(is_private=True)
+    if token is not None and token.scoped:
+        private = private.filter(pk__in=token.projects.values("pk"))
+    elif _is_staff(user):
+        return ReadScope(all_private=True)
+    if _is_staff(user):
+        return ReadScope(private_ids=frozenset(private.values_list("pk", flat=True)))
+    ids = frozenset(private.filter(_private_grants(user)).values_list("pk", flat=True))
+    if ids and standing_of(user).frozen:
+        return PUBLIC_SCOPE
+    return ReadScope(private_ids=ids)

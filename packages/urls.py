@@ -71,6 +71,11 @@ urlpatterns = [
         manage.project_settings,
         name="manage-project-settings",
     ),
+    path(
+        "manage/project/<str:name>/visibility/",
+        manage.project_visibility,
+        name="manage-project-visibility",
+    ),
     path("manage/project/<str:name>/history/", manage.history, name="manage-project-history"),
     # Collaborators.
     path(

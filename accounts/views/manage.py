@@ -209,6 +209,7 @@ def create_api_token(request: HttpRequest) -> HttpResponse:
             description=form.cleaned_data["description"],
             expires=form.cleaned_data["expires"],
             ip_address=client_ip(request),
+            read_only=form.cleaned_data["read_only"],
         )
     except tokens.TokenError as exc:
         form.add_error(None, str(exc))

@@ -35,9 +35,9 @@ class InvitationForm(forms.Form):
     invitation_id = forms.IntegerField()
 
 
-def _project(name: str) -> Project:
+def _project(request: HttpRequest, name: str) -> Project:
     project = find_project(name)
-    if project is None:
+    if project is None or permissions.see_project_denial(user=request.user, project=project):
         raise Http404(f"No project named {name!r}")
     return project
 
@@ -63,7 +63,7 @@ def _page(request: HttpRequest, project: Project, form: InviteForm | None = None
 @manage_required
 def collaboration_page(request: HttpRequest, name: str) -> HttpResponse:
     """GET: who has which role; POST: invite someone (Owners only)."""
-    project = _project(name)
+    project = _project(request, name)
     if request.method == "GET":
         _deny_unless(permissions.see_collaborators_denial(user=request.user, project=project))
         return _page(request, project)
@@ -100,7 +100,7 @@ def _role(project: Project, form: forms.Form) -> Role:
 @require_POST
 @manage_required
 def change_role(request: HttpRequest, name: str) -> HttpResponse:
-    project = _project(name)
+    project = _project(request, name)
     _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     if response := reauth_redirect(request):
         return response
@@ -124,7 +124,7 @@ def change_role(request: HttpRequest, name: str) -> HttpResponse:
 @manage_required
 def delete_role(request: HttpRequest, name: str) -> HttpResponse:
     """An Owner removes a collaborator, or anyone removes (leaves) their own role."""
-    project = _project(name)
+    project = _project(request, name)
     role = _role(project, RoleForm(request.POST))
     _deny_unless(permissions.remove_role_denial(user=request.user, role=role))
     if response := reauth_redirect(request):
@@ -143,7 +143,7 @@ def delete_role(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @manage_required
 def revoke_invitation(request: HttpRequest, name: str) -> HttpResponse:
-    project = _project(name)
+    project = _project(request, name)
     _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     form = InvitationForm(request.POST)
     invitation = (

@@ -12,14 +12,14 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from packages import cdn, simple
+from packages import cdn, permissions, simple
 from packages.api import NotFound, render_project_json
 from packages.files import serve_file
 from packages.journal import last_serial
 from packages.models import Project
 from packages.names import lookup_name
 from packages.releases import lookup_version
-from packages.responses import accepts_gzip, page_response, rendered_page
+from packages.responses import accepts_gzip, make_private, page_response, rendered_page
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -39,7 +39,7 @@ def _lookup_project(name: str) -> Project:
     normalized = lookup_name(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
+        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "is_private")
         .first()
         if normalized is not None
         else None
@@ -49,21 +49,41 @@ def _lookup_project(name: str) -> Project:
     return project
 
 
+def require_readable(request: HttpRequest, project: Project) -> None:
+    """404, as for a name nobody has, unless this reader may see the project. Whether a
+    project exists and whether this reader may see it stay two questions, so a caller can
+    tell "hidden here" from "not here" (a hidden name must never be looked up elsewhere)."""
+    reader = permissions.reader_of(request)
+    if permissions.see_project_denial(user=reader.user, project=project, token=reader.token):
+        raise Http404(f"No project named {project.name!r}")
+
+
+def project_access(project: Project) -> str:
+    """The page-cache access class of a project's own pages (packages/responses.py)."""
+    return "private" if project.is_private else "public"
+
+
 @require_safe
 def simple_index(request: HttpRequest) -> HttpResponse:
     fmt = simple.negotiate(request)
     serial = last_serial()
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
 
     def render_index() -> tuple[bytes, str]:
         projects = list(
             Project.objects.visible()
+            .filter(scope.q())
             .order_by("normalized_name")
             .values_list("name", "normalized_name", "last_serial")
         )
         return simple.render_index(projects, serial=serial, fmt=fmt), fmt
 
     page = rendered_page(
-        f"simple-index:{serial}:{fmt}", render_index, gzip_ok=accepts_gzip(request)
+        f"simple-index:{serial}:{fmt}",
+        render_index,
+        gzip_ok=accepts_gzip(request),
+        access=scope.access_class,
     )
     headers = {
         **CORS,
@@ -71,7 +91,8 @@ def simple_index(request: HttpRequest) -> HttpResponse:
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(serial),
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return response if scope == permissions.PUBLIC_SCOPE else make_private(response)
 
 
 @require_safe
@@ -83,6 +104,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
         return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
     project = _lookup_project(name)
+    require_readable(request, project)
     fmt = simple.negotiate(request)
     files_url = files_base_url()
 
@@ -97,8 +119,10 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(project.last_serial),
     }
-    page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request))
-    return page_response(request, page, headers=headers)
+    access = project_access(project)
+    page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request), access=access)
+    response = page_response(request, page, headers=headers)
+    return make_private(response) if project.is_private else response
 
 
 @require_safe
@@ -107,6 +131,7 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         # Not PEP 440, so no release has it; it must not reach a redirect or a cache key.
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     project = _lookup_project(name)
+    require_readable(request, project)
     if name != project.name:
         # As PyPI: the JSON API lives at the display name's spelling.
         target = f"/pypi/{project.name}/{version + '/' if version else ''}json"
@@ -122,7 +147,9 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
 
     key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}"
     try:
-        page = rendered_page(key, render_json, gzip_ok=accepts_gzip(request))
+        page = rendered_page(
+            key, render_json, gzip_ok=accepts_gzip(request), access=project_access(project)
+        )
     except NotFound:
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     headers = {
@@ -130,7 +157,8 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         "X-PyPI-Last-Serial": str(project.last_serial),
         "Cache-Control": "max-age=900, public",
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return make_private(response) if project.is_private else response
 
 
 @require_safe

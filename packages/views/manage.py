@@ -17,8 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts.access import manage_required, reauth_redirect
 from accounts.events import client_ip
-from packages import permissions, releases
-from packages.forms import ConfirmForm, YankForm
+from packages import permissions, releases, visibility
+from packages.forms import ConfirmForm, VisibilityForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release, Role
 from packages.search import with_latest_release
 
@@ -26,9 +26,10 @@ HISTORY_PAGE_SIZE = 50
 
 
 def managed_project(request: HttpRequest, name: str) -> Project:
-    """The project, if this user may manage it: 404 for no such project, 403 otherwise."""
+    """The project, if this user may manage it: 404 for no such project (or one this user
+    may not see), 403 otherwise."""
     project = releases.find_project(name)
-    if project is None:
+    if project is None or permissions.see_project_denial(user=request.user, project=project):
         raise Http404(f"No project named {name!r}")
     denial = permissions.manage_denial(user=request.user, project=project)
     if denial is not None:
@@ -178,6 +179,26 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     context = {"project": project, "form": form, "tab": "settings"}
     status = 400 if request.method == "POST" else 200
     return render(request, "manage/settings.html", context, status=status)
+
+
+@manage_required
+@require_POST
+def project_visibility(request: HttpRequest, name: str) -> HttpResponse:
+    """Private (collaborators and staff only) or public, from the settings page."""
+    project = managed_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    form = VisibilityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose private or public.")
+        return redirect(then)
+    private = form.cleaned_data["visibility"] == "private"
+    visibility.set_project_visibility(
+        project=project, private=private, user=request.user, ip_address=client_ip(request)
+    )
+    messages.success(request, f"{project.name} is {form.cleaned_data['visibility']}.")
+    return redirect(then)
 
 
 @manage_required
