@@ -34,8 +34,13 @@ def files_base_url() -> str:
     return settings.FILES_BASE_URL
 
 
-def _lookup_project(name: str) -> Project:
-    """Load only what a cache lookup needs; the page itself comes from the cache."""
+class NoSuchProject(Exception):
+    """No project by this name, or none this reader may see: the same answer."""
+
+
+def _lookup_project(request: HttpRequest, name: str) -> Project:
+    """Load only what a cache lookup needs; the page itself comes from the cache. Raises
+    NoSuchProject unless the project exists and this reader may see it."""
     normalized = lookup_name(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
@@ -44,17 +49,29 @@ def _lookup_project(name: str) -> Project:
         if normalized is not None
         else None
     )
-    if project is None:
-        raise Http404(f"No project named {name!r}")
+    if project is None or not is_readable(request, project):
+        raise NoSuchProject(name)
     return project
+
+
+def is_readable(request: HttpRequest, project: Project) -> bool:
+    reader = permissions.reader_of(request)
+    denial = permissions.see_project_denial(user=reader.user, project=project, token=reader.token)
+    return denial is None
+
+
+def _not_found() -> HttpResponse:
+    """What installers get for a name that is not here: plain text, as for any other name."""
+    response = HttpResponse("Not Found", status=404, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def require_readable(request: HttpRequest, project: Project) -> None:
     """404, as for a name nobody has, unless this reader may see the project. Whether a
     project exists and whether this reader may see it stay two questions, so a caller can
     tell "hidden here" from "not here" (a hidden name must never be looked up elsewhere)."""
-    reader = permissions.reader_of(request)
-    if permissions.see_project_denial(user=reader.user, project=project, token=reader.token):
+    if not is_readable(request, project):
         raise Http404(f"No project named {project.name!r}")
 
 
@@ -103,8 +120,10 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     if name != normalized:
         query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
         return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
-    project = _lookup_project(name)
-    require_readable(request, project)
+    try:
+        project = _lookup_project(request, name)
+    except NoSuchProject:
+        return _not_found()
     fmt = simple.negotiate(request)
     files_url = files_base_url()
 
@@ -130,8 +149,10 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
     if version is not None and lookup_version(version) is None:
         # Not PEP 440, so no release has it; it must not reach a redirect or a cache key.
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
-    project = _lookup_project(name)
-    require_readable(request, project)
+    try:
+        project = _lookup_project(request, name)
+    except NoSuchProject:
+        return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     if name != project.name:
         # As PyPI: the JSON API lives at the display name's spelling.
         target = f"/pypi/{project.name}/{version + '/' if version else ''}json"
