@@ -5,7 +5,7 @@ password only with READ_BASIC_AUTH_PASSWORDS on and 2FA off, since Basic has no 
 second factor. Installers send the credentials with every request, so a good password is
 remembered in the shared cache for PASSWORD_MEMO_SECONDS under a keyed hash of what was sent
 and the stored password hash (a password change ends it); failures count against the login
-limits, token failures against `basic_auth_ip`.
+limits, token failures against `basic_auth_ip` (checked only when a token is wrong).
 """
 
 from __future__ import annotations
@@ -78,14 +78,16 @@ def authenticate_basic(request: HttpRequest) -> BasicIdentity | None:
 
 
 def _token_identity(request: HttpRequest, plaintext: str) -> BasicIdentity:
-    ip = client_ip(request)
-    pairs = (("basic_auth_ip", ip),)
-    try:
-        ratelimits.check(*pairs, message="Too many failed attempts with credentials.")
-    except ratelimits.RateLimited as exc:
-        raise BasicAuthError(exc.message, retry_after=exc.retry_after) from None
+    # A good token skips the limit's cache read (installers send it with every request); a
+    # wrong one is counted, and once over the limit every wrong one answers 429. Guessing a
+    # 256-bit secret gains nothing from the few tries a window allows.
     token = find_api_token(plaintext) if "\x00" not in plaintext else None
     if token is None:
+        pairs = (("basic_auth_ip", client_ip(request)),)
+        try:
+            ratelimits.check(*pairs, message="Too many failed attempts with credentials.")
+        except ratelimits.RateLimited as exc:
+            raise BasicAuthError(exc.message, retry_after=exc.retry_after) from None
         ratelimits.hit(*pairs)
         raise BasicAuthError("Invalid or expired API token.")
     record_token_use(token)

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.events import record_user_event
-from accounts.freezing import is_frozen
 from accounts.models import ApiToken, UserEvent
 
 # A token's history notes its use at most this often, so busy CI tokens don't flood it.
@@ -73,10 +73,17 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     # No identifier has a NUL byte, and PostgreSQL would refuse one in the query (a 500).
     if not identifier or not secret or "\x00" in identifier:
         return None
-    token = ApiToken.objects.select_related("user").filter(identifier=identifier).first()
+    # One query: installers send the token with every read, so the user's frozen flag comes
+    # along (LEFT JOIN on the optional Account row).
+    token = (
+        ApiToken.objects.select_related("user")
+        .annotate(user_frozen=F("user__account__is_frozen"))
+        .filter(identifier=identifier)
+        .first()
+    )
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
         return None
-    if token.is_expired or not token.user.is_active or is_frozen(token.user):
+    if token.is_expired or not token.user.is_active or token.user_frozen:
         return None
     return token
 

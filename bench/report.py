@@ -329,6 +329,10 @@ def write_report(saved: dict, *, output: Path | None) -> int:
     print(table, flush=True)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(md)
+        # bench/private.py's section is its own run's: keep it.
+        kept = ""
+        if output.exists() and (at := output.read_text().find("\n## Private reads")) >= 0:
+            kept = output.read_text()[at:]
+        output.write_text(md.rstrip("\n") + "\n" + kept if kept else md)
         log(f"wrote {output}")
     return 0

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
-from accounts.models import ApiToken
+from accounts.models import Account, ApiToken
 from packages.models import Project, Role, RoleName
 
 
@@ -167,12 +167,6 @@ def _is_staff(user: User) -> bool:
     return user.is_authenticated and user.is_active and user.is_staff
 
 
-def _token_reaches(token: ApiToken | None, project: Project) -> bool:
-    if token is None or not token.scoped:
-        return True
-    return token.projects.filter(pk=project.pk).exists()
-
-
 def index_read_denial(*, user: User) -> Denial | None:
     """With INDEX_READ_ACCESS=authenticated, every read needs a user (session or Basic)."""
     if settings.INDEX_READ_ACCESS == "authenticated" and not user.is_authenticated:
@@ -180,41 +174,94 @@ def index_read_denial(*, user: User) -> Denial | None:
     return None
 
 
+# --- The read rule ------------------------------------------------------------------------
+# Written as a filter on Project for listings (`readable_projects`, `readable_scope`) and as
+# joins for one project (`see_project_denial`), which runs on every private read and must stay
+# cheap; tests/accounts/test_authorization_matrix.py and tests/packages/test_private_projects.py
+# hold both to the same answers.
+
+
+def _private_grants(user: User) -> Q:
+    """Private projects a signed-in, non-staff user reads, as a filter for listings: those
+    they have a role on. `_has_grant` asks the same of one project. (An organization's members
+    will be one more clause in each.)"""
+    return Q(Exists(Role.objects.filter(user_id=user.pk, project_id=OuterRef("pk"))))
+
+
+def readable_projects(*, user: User, token: ApiToken | None = None) -> Q | None:
+    """The filter on Project for what this reader may see, or None for everything (staff).
+
+    Public projects: everyone. Private ones: staff, and users with a grant while their account
+    is neither inactive nor frozen. A scoped token narrows the private ones to its projects
+    (an upload token reads what it may upload to; a read token the same, and never uploads).
+    """
+    public = Q(is_private=False)
+    if not user.is_authenticated or not user.is_active:
+        return public
+    in_scope = Q()
+    if token is not None and token.scoped:
+        through = ApiToken.projects.through.objects.filter(
+            apitoken_id=token.pk, project_id=OuterRef("pk")
+        )
+        in_scope = Q(Exists(through))
+    if user.is_staff:
+        return public | in_scope if in_scope else None
+    frozen = Exists(Account.objects.filter(user_id=user.pk, is_frozen=True))
+    return public | (_private_grants(user) & ~Q(frozen) & in_scope)
+
+
 def see_project_denial(
     *, user: User, project: Project, token: ApiToken | None = None
 ) -> Denial | None:
-    """May this reader know the project exists? A public one: yes. A private one: its
-    collaborators, while their account is not frozen, and staff; a scoped token only for its
-    projects. Everyone else is told there is no such project (views answer 404)."""
+    """May this reader know the project exists? A public one: yes. A private one: staff, and
+    users with a grant (`_has_grant`) while their account is neither inactive nor frozen; a
+    scoped token only within its scope. Everyone else is told there is no such project (views
+    answer 404). The same rule as `readable_projects`, in at most one small query."""
     if not project.is_private:
         return None
     hidden = Denial(f"No project named {project.name!r}.")
-    if not _token_reaches(token, project):
+    if not user.is_authenticated or not user.is_active:
         return hidden
-    if _is_staff(user):
+    scoped = token is not None and token.scoped
+    if user.is_staff:
+        if scoped and not token.projects.filter(pk=project.pk).exists():
+            return hidden
         return None
-    role_name, standing = _role_and_standing(user=user, project=project)
-    if role_name is None or standing.frozen or not user.is_active:
-        return hidden
-    return None
+    return (
+        None if _has_grant(user=user, project=project, token=token if scoped else None) else hidden
+    )
+
+
+def _has_grant(*, user: User, project: Project, token: ApiToken | None) -> bool:
+    """`_private_grants` for one project, with the frozen check and a scoped token's scope
+    in the same query (joins only: this runs on every private read)."""
+    roles = Role.objects.filter(user_id=user.pk, project_id=project.pk)
+    if token is not None:
+        roles = roles.filter(project__api_tokens=token.pk)
+    row = roles.values_list("pk", "user__account__is_frozen").first()
+    return row is not None and not row[1]  # no Account row: not frozen
 
 
 def see_files_denial(
     *, user: User, project: Project, token: ApiToken | None = None
 ) -> Denial | None:
     """Files and metadata: `see_project_denial`, and a quarantined project's only for its
-    members, while their account is not frozen, and staff."""
+    members, while their account is not frozen, and staff (a token within its scope)."""
     if denial := see_project_denial(user=user, project=project, token=token):
         return denial
     if not project.is_quarantined:
         return None
-    if not _token_reaches(token, project):
-        return Denial(f"Project '{project.name}' is quarantined.")
-    if _is_staff(user):
+    quarantined = Denial(f"Project '{project.name}' is quarantined.")
+    if not user.is_authenticated or not user.is_active:
+        return quarantined
+    in_scope = token is None or not token.scoped or token.projects.filter(pk=project.pk).exists()
+    if not in_scope:
+        return quarantined
+    if user.is_staff:
         return None
     role_name, standing = _role_and_standing(user=user, project=project)
-    if role_name is None or standing.frozen or not user.is_active:
-        return Denial(f"Project '{project.name}' is quarantined.")
+    if role_name is None or standing.frozen:
+        return quarantined
     return None
 
 
@@ -249,23 +296,13 @@ class ReadScope:
 PUBLIC_SCOPE = ReadScope()
 
 
-def _private_grants(user: User) -> Q:
-    """The private projects a user may read besides staff's all: those they have a role on."""
-    return Q(roles__user=user)
-
-
 def readable_scope(*, user: User, token: ApiToken | None = None) -> ReadScope:
-    """The listing filter for this reader: no query for anonymous readers."""
+    """The listing filter for this reader, by `readable_projects`: no query for anonymous
+    readers, one for the rest."""
     if not user.is_authenticated or not user.is_active:
         return PUBLIC_SCOPE
-    private = Project.objects.filter(is_private=True)
-    if token is not None and token.scoped:
-        private = private.filter(pk__in=token.projects.values("pk"))
-    elif _is_staff(user):
+    rule = readable_projects(user=user, token=token)
+    if rule is None:
         return ReadScope(all_private=True)
-    if _is_staff(user):
-        return ReadScope(private_ids=frozenset(private.values_list("pk", flat=True)))
-    ids = frozenset(private.filter(_private_grants(user)).values_list("pk", flat=True))
-    if ids and standing_of(user).frozen:
-        return PUBLIC_SCOPE
-    return ReadScope(private_ids=ids)
+    ids = Project.objects.filter(rule, is_private=True).values_list("pk", flat=True)
+    return ReadScope(private_ids=frozenset(ids))

@@ -42,12 +42,12 @@ def _lookup_project(request: HttpRequest, name: str) -> Project:
     """Load only what a cache lookup needs; the page itself comes from the cache. Raises
     NoSuchProject unless the project exists and this reader may see it."""
     normalized = lookup_name(name)
+    if normalized is None:
+        raise NoSuchProject(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
         .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "is_private")
         .first()
-        if normalized is not None
-        else None
     )
     if project is None or not is_readable(request, project):
         raise NoSuchProject(name)

@@ -43,6 +43,7 @@ def world(client, settings, django_capture_on_commit_callbacks):
     other = make_project("other-thing", owner=alice)
     with django_capture_on_commit_callbacks(execute=True):
         set_project_visibility(project=secret, private=True, user=alice)
+    secret.refresh_from_db()
     file = File.objects.filter(release__project=secret).order_by("pk").first()
     return {
         "alice": alice,
@@ -375,3 +376,33 @@ def test_static_pages_never_publish_a_private_project(settings, world, client):
     static_pages.publish_root(force=True)
     assert storage.exists(f"simple/{SECRET}/index.html")
     assert not storage.exists(f"simple/.quarantined/{world['file'].path}")
+
+
+def test_the_one_project_rule_and_the_listing_rule_agree(world):
+    """see_project_denial (joins, for one project) and readable_projects (the listings'
+    filter) are two forms of one rule: every identity gets the same answer from both."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.db.models import Q
+
+    from accounts.freezing import freeze_user
+    from accounts.tokens import find_api_token
+    from packages import permissions
+
+    frozen = make_user("frank")
+    Role.objects.create(user=frozen, project=world["secret"], role_name="Owner")
+    freeze_user(user=frozen, reason="test")
+    identities = [(AnonymousUser(), None), (frozen, None)]
+    identities += [(world[name], None) for name in ("alice", "bob", "mallory", "staff")]
+    for plaintext in world["tokens"].values():
+        token = find_api_token(plaintext)
+        identities.append((token.user, token))
+    staff_scoped = create_api_token(user=world["staff"], projects=[world["secret"]])
+    identities.append((world["staff"], find_api_token(staff_scoped.plaintext)))
+    answers = set()
+    for user, token in identities:
+        one = permissions.see_project_denial(user=user, project=world["secret"], token=token)
+        rule = permissions.readable_projects(user=user, token=token)
+        listed = Project.objects.filter(rule or Q(), pk=world["secret"].pk).exists()
+        assert (one is None) == listed, (user, token)
+        answers.add(listed)
+    assert answers == {True, False}
