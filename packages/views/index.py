@@ -35,12 +35,19 @@ def files_base_url() -> str:
 
 
 class NoSuchProject(Exception):
-    """No project by this name, or none this reader may see: the same answer."""
+    """No project by this name here: a caller may look elsewhere (an upstream index)."""
+
+
+class HiddenProject(NoSuchProject):
+    """A project by this name exists here but this reader may not see it. Readers get the same
+    404 as for NoSuchProject, but nothing may look the name up anywhere else: the name is
+    taken here, and an answer from elsewhere would tell the reader so."""
 
 
 def _lookup_project(request: HttpRequest, name: str) -> Project:
     """Load only what a cache lookup needs; the page itself comes from the cache. Raises
-    NoSuchProject unless the project exists and this reader may see it."""
+    NoSuchProject when no project has the name, HiddenProject when this reader may not see
+    the one that has it."""
     normalized = lookup_name(name)
     if normalized is None:
         raise NoSuchProject(name)
@@ -49,8 +56,10 @@ def _lookup_project(request: HttpRequest, name: str) -> Project:
         .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "is_private")
         .first()
     )
-    if project is None or not is_readable(request, project):
+    if project is None:
         raise NoSuchProject(name)
+    if not is_readable(request, project):
+        raise HiddenProject(name)
     return project
 
 

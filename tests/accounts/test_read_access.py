@@ -157,3 +157,33 @@ def test_basic_credentials_never_log_in_to_the_website(client, private_index):
     response = client.get("/manage/account/token/", HTTP_AUTHORIZATION=basic_auth(token))
     assert response.status_code == 302
     assert response["Location"].startswith("/account/login/")
+
+
+def test_the_token_page_makes_read_only_tokens_that_read_and_never_upload(client, settings):
+    from accounts.models import ApiToken, Email
+    from packages.visibility import set_project_visibility
+    from tests.accounts.conftest import register
+    from tests.factories import post_upload, wheel_upload
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    register(client, "olive")
+    Email.objects.filter(email="olive@example.com").update(verified=True)
+    user = Email.objects.get(email="olive@example.com").user
+    project = make_project("olive-private", owner=user)
+    make_release(project, "1.0")
+    set_project_visibility(project=project, private=True)
+    page = client.get("/manage/account/token/")
+    assert b'name="read_only"' in page.content
+    data = {"description": "ci read", "projects": [project.pk], "read_only": "on"}
+    response = client.post("/manage/account/token/new/", data)
+    assert response.status_code == 302
+    plaintext = client.get(response.url).context["issued"]["plaintext"]
+    token = ApiToken.objects.get(description="ci read")
+    assert token.read_only and token.scoped
+    assert token.scope_description == "Read only: olive-private"
+    client.logout()
+    auth = basic_auth(plaintext)
+    assert client.get("/simple/olive-private/", HTTP_AUTHORIZATION=auth).status_code == 200
+    response = post_upload(client, wheel_upload("olive-private", "2.0"), plaintext)
+    assert response.status_code == 403
+    assert response.reason_phrase == "Invalid API Token: a read-only token cannot upload."
