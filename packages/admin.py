@@ -154,7 +154,7 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "created",
         "last_serial",
     )
-    list_filter = ("lifecycle_status",)
+    list_filter = ("lifecycle_status", "is_private")
     search_fields = ("normalized_name",)
     search_help_text = "A name in any spelling: matches names containing it, and look-alikes."
     fields = (
@@ -162,6 +162,7 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "normalized_name",
         "ultranormalized_name",
         "status",
+        "is_private",
         "quarantine_notice",
         "quarantine_reason",
         "created",
