@@ -60,7 +60,8 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
         username, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BasicAuthError("The credentials are not valid HTTP Basic.") from None
-    if not sep:
+    # No name or password has a NUL (and PostgreSQL refuses one in a query).
+    if not sep or "\x00" in username or "\x00" in password:
         raise BasicAuthError("The credentials are not valid HTTP Basic.")
     return username, password
 
@@ -81,7 +82,7 @@ def _token_identity(request: HttpRequest, plaintext: str) -> BasicIdentity:
     # A good token skips the limit's cache read (installers send it with every request); a
     # wrong one is counted, and once over the limit every wrong one answers 429. Guessing a
     # 256-bit secret gains nothing from the few tries a window allows.
-    token = find_api_token(plaintext) if "\x00" not in plaintext else None
+    token = find_api_token(plaintext)
     if token is None:
         pairs = (("basic_auth_ip", client_ip(request)),)
         try:

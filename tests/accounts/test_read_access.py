@@ -119,9 +119,33 @@ def test_wrong_tokens_are_refused_then_rate_limited(client, private_index, setti
     )
 
 
-def test_garbage_basic_credentials_are_a_401(client, private_index):
-    for header in ("Basic !!!", "Basic " + "A" * 5000, "Basic bm9jb2xvbg=="):
-        assert client.get("/simple/", HTTP_AUTHORIZATION=header).status_code == 401
+def test_garbage_basic_credentials_are_a_401(client, private_index, settings):
+    import base64
+
+    def basic(raw: bytes) -> str:
+        return "Basic " + base64.b64encode(raw).decode()
+
+    headers = [
+        "Basic !!!",
+        "Basic ",
+        "Basic YWJj=",
+        "Basic " + "A" * 5000,
+        "Basic bm9jb2xvbg==",
+        basic(b"__token__:\xff\xfe"),
+        basic(b"\xff:pw"),
+        basic(b"__token__:pypi-\x00\x00.\x00"),
+        basic(b"__token__:"),
+        basic(b"__token__:pypi-."),
+        basic(b"__token__:pypi-" + b"a" * 3000 + b"." + b"b" * 3000),
+        basic(b"ali\x00ce:pw"),
+        basic(b"alice:p\x00w"),
+        basic(b"a" * 3000 + b":pw"),
+    ]
+    settings.READ_BASIC_AUTH_PASSWORDS = True
+    for header in headers:
+        for url in ("/simple/", "/simple/demo/", "/pypi/demo/json"):
+            response = client.get(url, HTTP_AUTHORIZATION=header)
+            assert response.status_code in (401, 429), (header[:40], url)
 
 
 def test_passwords_read_only_when_allowed_and_without_2fa(client, private_index, settings):
