@@ -198,6 +198,7 @@ def test_the_token_page_makes_read_only_tokens_that_read_and_never_upload(client
     set_project_visibility(project=project, private=True)
     page = client.get("/manage/account/token/")
     assert b'name="read_only"' in page.content
+    assert b"http://__token__:&lt;the token&gt;@testserver/simple/" in page.content
     data = {"description": "ci read", "projects": [project.pk], "read_only": "on"}
     response = client.post("/manage/account/token/new/", data)
     assert response.status_code == 302
