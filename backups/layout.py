@@ -12,9 +12,10 @@
                          digests, which check them
 
 Tables, in the order they are imported: groups, users, accounts, emails, recovery_codes,
-user_events, projects, releases, files, filename_registry, roles, role_invitations, journal,
-project_events, prohibited_names, admin_flags, webhook_subscriptions, webhook_deliveries,
-api_tokens.
+user_events, organizations, organization_roles, organization_invitations, organization_events,
+teams, team_members, projects, releases, files, file_provenance, filename_registry, roles,
+role_invitations, team_project_roles, journal, project_events, prohibited_names, admin_flags,
+webhook_subscriptions, webhook_deliveries, api_tokens.
 
 A row has one key per column, named after the model field (`project`, not `project_id`).
 Datetimes are ISO 8601 with microseconds and an offset. A reference to a user is its username,
@@ -45,6 +46,15 @@ from django.contrib.auth.models import Group
 from django.db import models
 
 from accounts.models import Account, ApiToken, Email, RecoveryCode, UserEvent
+from attestations.models import Provenance
+from organizations.models import (
+    Organization,
+    OrganizationEvent,
+    OrganizationInvitation,
+    OrganizationRole,
+    Team,
+    TeamMember,
+)
 from packages.models import (
     AdminFlag,
     File,
@@ -56,6 +66,7 @@ from packages.models import (
     Release,
     Role,
     RoleInvitation,
+    TeamProjectRole,
 )
 from webhooks.models import Delivery, Subscription
 
@@ -90,12 +101,22 @@ def tables() -> list[Table]:
         Table("emails", Email, keeps_ids=False),
         Table("recovery_codes", RecoveryCode, keeps_ids=False),
         Table("user_events", UserEvent, keeps_ids=False),
+        # Before projects: a project names the organization that owns it.
+        Table("organizations", Organization, keeps_ids=True),
+        Table("organization_roles", OrganizationRole, keeps_ids=True),
+        Table("organization_invitations", OrganizationInvitation, keeps_ids=True),
+        Table("organization_events", OrganizationEvent, keeps_ids=True),
+        Table("teams", Team, keeps_ids=True),
+        Table("team_members", TeamMember, keeps_ids=True),
         Table("projects", Project, keeps_ids=True),
         Table("releases", Release, keeps_ids=True),
         Table("files", File, keeps_ids=True),
+        # PEP 740: a file's verified attestations, served byte for byte, so kept as they are.
+        Table("file_provenance", Provenance, keeps_ids=True),
         Table("filename_registry", FilenameRegistry, keeps_ids=True),
         Table("roles", Role, keeps_ids=True),
         Table("role_invitations", RoleInvitation, keeps_ids=True),
+        Table("team_project_roles", TeamProjectRole, keeps_ids=True),
         Table("journal", JournalEntry, keeps_ids=True),
         Table("project_events", ProjectEvent, keeps_ids=True),
         Table("prohibited_names", ProhibitedProjectName, keeps_ids=True),

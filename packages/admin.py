@@ -34,6 +34,7 @@ from packages.models import (
     Role,
     RoleInvitation,
     RoleName,
+    TeamProjectRole,
 )
 from packages.names import normalize_name, ultranormalize_name
 from pypi_site.admin import ReadOnlyAdmin, ReasonForm, ScaledAdmin, confirm_action
@@ -161,8 +162,10 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "name",
         "normalized_name",
         "ultranormalized_name",
+        "organization",
         "status",
         "is_private",
+        "lifecycle_status_note",
         "quarantine_notice",
         "quarantine_reason",
         "created",
@@ -599,6 +602,15 @@ class RoleInvitationAdmin(ScaledAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Invitations come from Owners.
+
+
+@admin.register(TeamProjectRole)
+class TeamProjectRoleAdmin(ReadOnlyAdmin):
+    """Owners give teams roles on the collaborators page (packages/ownership.py)."""
+
+    list_display = ("project", "team", "role_name")
+    list_select_related = ("project", "team__organization")
+    list_filter = ("role_name",)
 
 
 @admin.register(JournalEntry)

@@ -7,8 +7,10 @@ from collections import defaultdict
 
 from django.urls import reverse
 
+from organizations.models import Organization
 from packages.models import File, Project, Release, Role
 from packages.releases import lookup_version
+from packages.simple import project_status
 
 
 class NotFound(LookupError):
@@ -22,11 +24,17 @@ def latest_release(releases: list[Release]) -> Release | None:
     return max(releases, key=lambda r: (not r.yanked, not r.is_prerelease, r.sort_order))
 
 
+def _organization_name(project: Project) -> str | None:
+    if project.organization_id is None:
+        return None
+    return Organization.objects.filter(pk=project.organization_id).values_list("name", flat=True)[0]
+
+
 def render_project_json(
     project: Project, *, version: str | None, base_url: str, files_url: str
 ) -> bytes:
     """Four queries whatever the size of the project: releases, files, roles (the project was
-    already loaded by the caller)."""
+    already loaded by the caller); a fifth for the name of the organization that owns it."""
     releases = list(Release.objects.filter(project=project).order_by("sort_order"))
     release = latest_release(releases) if version is None else _match_version(releases, version)
     if release is None:
@@ -46,8 +54,10 @@ def render_project_json(
     payload = {
         "info": _info_json(project, release, base_url),
         "last_serial": project.last_serial,
+        # PEP 792's status object, as in the simple API (beyond PyPI's JSON API).
+        "project-status": project_status(project),
         "ownership": {
-            "organization": None,
+            "organization": _organization_name(project),
             "roles": [{"role": r.role_name, "user": r.user.get_username()} for r in roles],
         },
         "urls": files_by_release.get(release.pk, []),

@@ -24,6 +24,14 @@ class EventTag:
     ROLE_DECLINE_INVITE = "project:role:decline_invite"
     ROLE_REVOKE_INVITE = "project:role:revoke_invite"
     VISIBILITY_SET = "project:visibility:set"
+    # By owners (packages/lifecycle.py).
+    ARCHIVE_ENTER = "project:archive:enter"
+    ARCHIVE_EXIT = "project:archive:exit"
+    # Organizations (packages/ownership.py).
+    ORGANIZATION_ADD = "project:organization:add"
+    TEAM_ROLE_ADD = "project:team_role:add"
+    TEAM_ROLE_CHANGE = "project:team_role:change"
+    TEAM_ROLE_REMOVE = "project:team_role:remove"
     # By staff (packages/moderation.py).
     QUARANTINE_ENTER = "project:quarantine:enter"
     QUARANTINE_EXIT = "project:quarantine:exit"

@@ -59,6 +59,7 @@ def published_file(key: str) -> File | None:
             "release__project__name",
             "release__project__lifecycle_status",
             "release__project__is_private",
+            "release__project__organization",
         )
         .first()
     )

@@ -6,6 +6,7 @@ from django import forms
 from django.http import QueryDict
 from trove_classifiers import classifiers as known_classifiers
 
+from packages.lifecycle import MAX_NOTE_LENGTH
 from packages.search import MAX_RESULTS, PAGE_SIZE, Order
 
 
@@ -60,6 +61,19 @@ class YankForm(forms.Form):
         return value
 
 
+class ArchiveForm(forms.Form):
+    """PEP 792's optional reason, shown beside the archived status."""
+
+    note = forms.CharField(
+        required=False,
+        max_length=MAX_NOTE_LENGTH,
+        label="Note (optional)",
+        help_text="Public: shown on the project's page and in the simple API, e.g. where the "
+        "work continues.",
+        widget=forms.TextInput,
+    )
+
+
 class ConfirmForm(forms.Form):
     """Destructive actions: the owner types the name of what goes, as on PyPI."""
 
@@ -79,3 +93,13 @@ class ConfirmForm(forms.Form):
 
 class VisibilityForm(forms.Form):
     visibility = forms.ChoiceField(choices=[("private", "Private"), ("public", "Public")])
+
+
+class TransferForm(forms.Form):
+    """Which of the user's organizations should own the project."""
+
+    organization = forms.ChoiceField(label="New owner organization")
+
+    def __init__(self, *args: object, choices: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].choices = [(name, name) for name in choices]

@@ -54,6 +54,19 @@ class Project(models.Model):
     # Private: only its collaborators and staff see it (packages/permissions.py); to everyone
     # else it does not exist, yet its name stays taken.
     is_private = models.BooleanField(default=False)
+    # PEP 792's optional reason, public: what the owners said when they archived it.
+    lifecycle_status_note = models.TextField(
+        blank=True, help_text="Shown with the archived status (simple API, project page)"
+    )
+    # The organization that owns it (packages/ownership.py moves it there); its Owners are
+    # Owners of the project and its teams hold TeamProjectRoles on it.
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
 
     objects = ProjectQuerySet.as_manager()
 
@@ -65,13 +78,23 @@ class Project(models.Model):
         return self.lifecycle_status == LifecycleStatus.QUARANTINE_ENTER
 
     @property
+    def is_archived(self) -> bool:
+        return self.lifecycle_status == LifecycleStatus.ARCHIVED
+
+    @property
     def simple_status(self) -> str:
         """The PEP 792 `project-status` value."""
         if self.is_quarantined:
             return "quarantined"
-        if self.lifecycle_status == LifecycleStatus.ARCHIVED:
+        if self.is_archived:
             return "archived"
         return "active"
+
+    @property
+    def simple_status_reason(self) -> str:
+        """PEP 792's optional `reason`: the owners' note on an archived project, else none
+        (a quarantine's notice stays on the project page, as on PyPI)."""
+        return self.lifecycle_status_note if self.is_archived else ""
 
     @property
     def effective_upload_limit(self) -> int:
@@ -166,6 +189,9 @@ class File(models.Model):
     uploaded_via = models.CharField(max_length=300, blank=True)
     # PEP 658: sha256 of the `<path>.metadata` file, empty when there is none (sdists).
     metadata_sha256 = models.CharField(max_length=64, blank=True)
+    # PEP 740: set by attestations.provenance in the transaction that stores the file's
+    # verified attestations, so the simple API can list a `provenance` URL without a join.
+    has_provenance = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [
@@ -213,6 +239,25 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role_name} {self.user} on {self.project}"
+
+
+class TeamProjectRole(models.Model):
+    """A team's role on one of its organization's projects: the same Owner or Maintainer powers
+    as a personal Role, for each member of the team (packages/permissions.py)."""
+
+    team = models.ForeignKey(
+        "organizations.Team", on_delete=models.CASCADE, related_name="project_roles"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="team_roles")
+    role_name = models.CharField(max_length=20, choices=RoleName.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "project"], name="unique_team_project_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_name} team {self.team} on {self.project}"
 
 
 class JournalQuerySet(models.QuerySet):

@@ -10,18 +10,28 @@ project as soon as its user loses the role.
 |-----------------------------|-------|------------|------------|
 | upload                      | yes   | yes        | no         |
 | manage, delete, yank        | yes   | no         | no         |
+| archive, unarchive          | yes   | no         | no         |
 | invite, change, remove roles| yes   | no         | no         |
 | remove (leave) own role     | yes*  | yes        | -          |
 | read a private project      | yes   | yes        | no (404)   |
+| give a team a role          | yes   | no         | no         |
+| move it into an organization| yes** | no         | no         |
 
 * never the last Owner (packages/collaboration.py enforces that).
+** and Owner of the organization too (organizations/permissions.py).
+
+A project's Owners and Maintainers are its personal roles plus, for a project an organization
+owns while that organization is approved and not frozen, the organization's Owners (as Owners)
+and the members of its teams that hold a role on the project (as that role). `_role_and_standing`
+reads all of it in one query, so every question below gets the same answer.
 
 Reading. Who may read at all is `index_read_denial` (INDEX_READ_ACCESS); who may see one
 project is `see_project_denial`; which projects a listing may show is `readable_scope`. All
 three take the reader's user and, when they came with HTTP Basic `__token__`, the token
-(`reader_of(request)`). A private project is for its collaborators and staff; a token reads
-what it may upload to, and a scoped one only its projects. Another kind of member (an
-organization's, say) is one more clause in `_private_grants` and `see_project_denial`.
+(`reader_of(request)`). A private project is for its collaborators, the members of the
+organization that owns it (organizations/membership.py), and staff; a token reads what it may
+upload to, and a scoped one only its projects. The grants are `_private_grants` (listings)
+and `_has_grant` (one project).
 """
 
 from __future__ import annotations
@@ -30,13 +40,18 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.http import HttpRequest
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
+from accounts.freezing import is_frozen
 from accounts.models import Account, ApiToken
-from packages.models import Project, Role, RoleName
+from organizations.membership import is_member_of_id, member_organizations
+from organizations.models import Organization, OrganizationRole, OrganizationRoleName
+from organizations.permissions import owner_denial
+from packages.models import Project, Role, RoleName, TeamProjectRole
 
 
 @dataclass(frozen=True)
@@ -48,19 +63,83 @@ User = AbstractBaseUser | AnonymousUser
 
 
 def _role_and_standing(*, user: User, project: Project) -> tuple[str | None, Standing | None]:
-    """The user's role on the project and, when they have one, their account standing: one
-    query, so pages that ask for every row stay cheap."""
+    """The user's role on the project (personal, or through its organization) and, when they
+    have one, their account standing: one query, so pages that ask for every row stay cheap."""
     if not user.is_authenticated:
         return None, None
+    user_ref = OuterRef("pk")
+    expressions = {
+        "personal": Subquery(
+            Role.objects.filter(user=user_ref, project=project).values("role_name")[:1]
+        )
+    }
+    if project.organization_id is not None:
+        expressions.update(_organization_expressions(user_ref, project))
     row = (
-        Role.objects.filter(user=user, project=project)
-        .values("role_name", **standing_expressions(OuterRef("user_id")))
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .values(**expressions, **standing_expressions(user_ref))
         .first()
     )
     if row is None:
         return None, None
-    role_name = row.pop("role_name")
-    return role_name, Standing(**row)
+    personal = row.pop("personal")
+    org_owner, team_owner = row.pop("org_owner", False), row.pop("team_owner", False)
+    team_member = row.pop("team_member", False)
+    owner = personal == RoleName.OWNER or org_owner or team_owner
+    maintainer = personal is not None or team_member
+    if not owner and not maintainer:
+        return None, None
+    return (RoleName.OWNER if owner else RoleName.MAINTAINER), Standing(**row)
+
+
+def _organization_expressions(user_ref: OuterRef, project: Project) -> dict[str, Exists]:
+    """Whether the user is an Owner of the project's organization, and whether a team of theirs
+    holds Owner (or any) role on it; only while the organization is in good standing."""
+    good = Organization.objects.in_good_standing().filter(pk=project.organization_id)
+    team_roles = TeamProjectRole.objects.filter(
+        project=project,
+        team__organization_id=project.organization_id,
+        team__members__user=user_ref,
+    ).filter(Exists(good))
+    return {
+        "org_owner": Exists(
+            OrganizationRole.objects.filter(
+                user=user_ref,
+                organization_id=project.organization_id,
+                role_name=OrganizationRoleName.OWNER,
+            ).filter(Exists(good))
+        ),
+        "team_owner": Exists(team_roles.filter(role_name=RoleName.OWNER)),
+        "team_member": Exists(team_roles),
+    }
+
+
+def projects_with_roles(user: User) -> dict[int, str]:
+    """{project id: role} for every project the user has a role on, personal or through an
+    organization (the same grants as `_role_and_standing`, for listing them)."""
+    if not user.is_authenticated:
+        return {}
+    roles: dict[int, str] = {}
+    good = Organization.objects.in_good_standing()
+    through_teams = TeamProjectRole.objects.filter(
+        team__members__user=user,
+        project__organization__in=good,
+        team__organization=F("project__organization"),
+    ).values_list("project_id", "role_name")
+    for project_id, role_name in through_teams:
+        if roles.get(project_id) != RoleName.OWNER:
+            roles[project_id] = role_name
+    owned = Project.objects.filter(
+        organization__in=good.filter(roles__user=user, roles__role_name=OrganizationRoleName.OWNER)
+    ).values_list("pk", flat=True)
+    roles.update(dict.fromkeys(owned, RoleName.OWNER))
+    for project_id, role_name in Role.objects.filter(user=user).values_list(
+        "project_id", "role_name"
+    ):
+        if roles.get(project_id) != RoleName.OWNER:
+            roles[project_id] = role_name
+    return roles
 
 
 def _frozen(user: User) -> Denial:
@@ -69,7 +148,8 @@ def _frozen(user: User) -> Denial:
 
 def upload_denial(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
     """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
-    account must be in standing (PyPI's checks 7 and 8, in that order). A read token never."""
+    account must be in standing (PyPI's checks 7 and 8, in that order). An archived project
+    grants nobody upload, with PyPI's message for a missing permission. A read token never."""
     if token is not None and token.read_only:
         return Denial("Invalid API Token: a read-only token cannot upload.")
     if token is not None and token.scoped and not token.projects.filter(pk=project.pk).exists():
@@ -77,7 +157,7 @@ def upload_denial(*, user: User, project: Project, token: ApiToken | None = None
             f"Invalid API Token: project-scoped token is not valid for project: '{project.name}'"
         )
     role_name, standing = _role_and_standing(user=user, project=project)
-    if role_name is None:
+    if role_name is None or project.is_archived:
         name = user.get_username() if user.is_authenticated else ""
         return Denial(
             f"The user '{name}' isn't allowed to upload to project "
@@ -87,6 +167,15 @@ def upload_denial(*, user: User, project: Project, token: ApiToken | None = None
         return _frozen(user)
     if message := standing_denial(user, uploading=True, standing=standing):
         return Denial(message)
+    if (
+        project.organization_id is not None
+        and not Organization.objects.in_good_standing().filter(pk=project.organization_id).exists()
+    ):
+        # The public index's check 9.
+        return Denial(
+            "Organization account owning this project is inactive. See "
+            f"{settings.HELP_URL}#admin-intervention for more information."
+        )
     return None
 
 
@@ -121,6 +210,11 @@ def manage_denial(*, user: User, project: Project) -> Denial | None:
     if message := standing_denial(user, standing=standing):
         return Denial(message)
     return None
+
+
+def archive_denial(*, user: User, project: Project) -> Denial | None:
+    """Archiving and unarchiving are Owners' settings."""
+    return manage_denial(user=user, project=project)
 
 
 def change_roles_denial(*, user: User, project: Project) -> Denial | None:
@@ -183,9 +277,10 @@ def index_read_denial(*, user: User) -> Denial | None:
 
 def _private_grants(user: User) -> Q:
     """Private projects a signed-in, non-staff user reads, as a filter for listings: those
-    they have a role on. `_has_grant` asks the same of one project. (An organization's members
-    will be one more clause in each.)"""
-    return Q(Exists(Role.objects.filter(user_id=user.pk, project_id=OuterRef("pk"))))
+    they have a role on, and those of an organization they are a member of (in good standing).
+    `_has_grant` asks the same of one project."""
+    personal = Q(Exists(Role.objects.filter(user_id=user.pk, project_id=OuterRef("pk"))))
+    return personal | Q(organization__in=member_organizations(user))
 
 
 def readable_projects(*, user: User, token: ApiToken | None = None) -> Q | None:
@@ -239,7 +334,13 @@ def _has_grant(*, user: User, project: Project, token: ApiToken | None) -> bool:
     if token is not None:
         roles = roles.filter(project__api_tokens=token.pk)
     row = roles.values_list("pk", "user__account__is_frozen").first()
-    return row is not None and not row[1]  # no Account row: not frozen
+    if row is not None:
+        return not row[1]  # no Account row: not frozen
+    if project.organization_id is None:
+        return False
+    if token is not None and not token.projects.filter(pk=project.pk).exists():
+        return False
+    return is_member_of_id(user, organization_id=project.organization_id) and not is_frozen(user)
 
 
 def see_files_denial(
@@ -306,3 +407,22 @@ def readable_scope(*, user: User, token: ApiToken | None = None) -> ReadScope:
         return ReadScope(all_private=True)
     ids = Project.objects.filter(rule, is_private=True).values_list("pk", flat=True)
     return ReadScope(private_ids=frozenset(ids))
+
+
+def change_team_roles_denial(*, user: User, project: Project) -> Denial | None:
+    """Giving a team of the project's organization a role on it, changing or removing one."""
+    return manage_denial(user=user, project=project)
+
+
+def transfer_project_denial(
+    *, user: User, project: Project, organization: Organization
+) -> Denial | None:
+    """Moving a project into an organization takes an Owner of both (as the public index
+    requires), the organization approved and not frozen."""
+    if denial := manage_denial(user=user, project=project):
+        return denial
+    if message := owner_denial(user=user, organization=organization):
+        return Denial(message)
+    if project.organization_id == organization.pk:
+        return Denial(f"Project '{project.name}' already belongs to '{organization.name}'.")
+    return None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import quote
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from packages.models import File, Project
@@ -51,12 +53,19 @@ class SimpleFile:
     yanked_reason: str
     metadata_sha256: str
     version: str
+    provenance: str | None = None
 
 
-def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
+def provenance_url(*, normalized_name: str, version: str, filename: str) -> str:
+    """PEP 740's Integrity API URL of a file's provenance (served by the attestations app)."""
+    parts = "/".join(quote(part, safe="") for part in (normalized_name, version, filename))
+    return f"{settings.SITE_URL}/integrity/{parts}/provenance"
+
+
+def project_files(project: Project, *, files_url: str) -> list[SimpleFile]:
     """One query for all of a project's files, in (version order, filename) order."""
     rows = (
-        File.objects.filter(release__project_id=project_id)
+        File.objects.filter(release__project_id=project.pk)
         .order_by("release__sort_order", "filename")
         .values_list(
             "filename",
@@ -69,6 +78,7 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             "release__requires_python",
             "release__yanked",
             "release__yanked_reason",
+            "has_provenance",
         )
     )
     return [
@@ -83,6 +93,13 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             yanked_reason=yanked_reason,
             metadata_sha256=metadata_sha256,
             version=version,
+            provenance=(
+                provenance_url(
+                    normalized_name=project.normalized_name, version=version, filename=filename
+                )
+                if has_provenance
+                else None
+            ),
         )
         for (
             filename,
@@ -95,6 +112,7 @@ def project_files(project_id: int, *, files_url: str) -> list[SimpleFile]:
             requires_python,
             yanked,
             yanked_reason,
+            has_provenance,
         ) in rows
     ]
 
@@ -121,8 +139,17 @@ def render_index(projects: list[tuple[str, str, int]], *, serial: int, fmt: str)
     ).encode()
 
 
+def project_status(project: Project) -> dict[str, str]:
+    """PEP 792's `project-status` object: the one place the simple pages and the JSON API get
+    it from. `reason` only when there is one."""
+    status = {"status": project.simple_status}
+    if reason := project.simple_status_reason:
+        status["reason"] = reason
+    return status
+
+
 def render_detail(project: Project, files: list[SimpleFile], *, fmt: str) -> bytes:
-    status = project.simple_status
+    status = project_status(project)
     if project.is_quarantined:
         files = []  # PEP 792: a quarantined project is listed with no files.
     if fmt == V1_JSON:
@@ -130,11 +157,11 @@ def render_detail(project: Project, files: list[SimpleFile], *, fmt: str) -> byt
     return _render_detail_html(project, files, status)
 
 
-def _render_detail_json(project: Project, files: list[SimpleFile], status: str) -> bytes:
+def _render_detail_json(project: Project, files: list[SimpleFile], status: dict) -> bytes:
     payload = {
         "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
         "name": project.normalized_name,
-        "project-status": {"status": status},
+        "project-status": status,
         # PEP 700: only versions that have files, already in PEP 440 order.
         "versions": list(dict.fromkeys(f.version for f in files)),
         "files": [
@@ -151,7 +178,7 @@ def _render_detail_json(project: Project, files: list[SimpleFile], status: str) 
                 "data-dist-info-metadata": (
                     {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
                 ),
-                "provenance": None,
+                "provenance": f.provenance,
             }
             for f in files
         ],
@@ -159,7 +186,7 @@ def _render_detail_json(project: Project, files: list[SimpleFile], status: str) 
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def _render_detail_html(project: Project, files: list[SimpleFile], status: str) -> bytes:
+def _render_detail_html(project: Project, files: list[SimpleFile], status: dict) -> bytes:
     lines = []
     for f in files:
         attributes = [f'href="{escape(f.url)}#sha256={f.sha256}"']
@@ -170,12 +197,20 @@ def _render_detail_html(project: Project, files: list[SimpleFile], status: str) 
         if f.metadata_sha256:
             attributes.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
             attributes.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
+        if f.provenance:
+            attributes.append(f'data-provenance="{escape(f.provenance)}"')
         lines.append(f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n")
     name = escape(project.normalized_name)
+    reason = ""
+    if "reason" in status:
+        reason = (
+            f'    <meta name="pypi:project-status-reason" content="{escape(status["reason"])}">\n'
+        )
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f'    <meta name="pypi:project-status" content="{status}">\n'
+        f'    <meta name="pypi:project-status" content="{status["status"]}">\n'
+        f"{reason}"
         f"    <title>Links for {name}</title>\n  </head>\n  <body>\n"
         f"    <h1>Links for {name}</h1>\n"
         f"{''.join(lines)}  </body>\n</html>\n<!--SERIAL {project.last_serial}-->\n"

@@ -24,7 +24,7 @@ MODERATORS = "moderators"
 ADMINISTRATORS = "administrators"
 
 # The apps whose models staff see in admin.
-STAFF_APPS = ("packages", "accounts", "webhooks", "auth", "admin", "django_rq")
+STAFF_APPS = ("packages", "accounts", "organizations", "webhooks", "auth", "admin", "django_rq")
 
 # (app label, codename) beyond "view" on every model of STAFF_APPS.
 MODERATOR_PERMISSIONS = {
@@ -33,6 +33,7 @@ MODERATOR_PERMISSIONS = {
     ("packages", "change_prohibitedprojectname"),
     ("packages", "delete_prohibitedprojectname"),
     ("accounts", "change_account"),
+    ("organizations", "change_organization"),
 }
 
 

@@ -93,7 +93,7 @@ def publish_project(*, normalized_name: str, force: bool = False) -> str:
         stored = stored_serial(page_set_version(key=key))
         if stored > project.last_serial or (stored == project.last_serial and not force):
             return UNCHANGED
-        files = simple.project_files(project.pk, files_url=settings.FILES_BASE_URL)
+        files = simple.project_files(project, files_url=settings.FILES_BASE_URL)
         bodies = {fmt: simple.render_detail(project, files, fmt=fmt) for fmt in _RENDERED}
         written = _publish(key=key, serial=project.last_serial, bodies=bodies)
         _hide_files(project)

@@ -27,6 +27,7 @@ urlpatterns = [
     path("help/", pages.help_page, name="help"),
     re_path(r"^_img/(?P<signature>[0-9a-f]{64})/(?P<encoded>[0-9a-f]+)$", pages.image_proxy),
     path("user/<str:username>/", pages.user_detail, name="user-detail"),
+    path("org/<str:name>/", pages.organization_detail, name="organization-detail"),
     path("rss/updates.xml", feeds.LatestUpdatesFeed(), name="rss-updates"),
     path("rss/packages.xml", feeds.NewestProjectsFeed(), name="rss-packages"),
     path(
@@ -77,6 +78,18 @@ urlpatterns = [
         name="manage-project-visibility",
     ),
     path("manage/project/<str:name>/history/", manage.history, name="manage-project-history"),
+    path("manage/project/<str:name>/archive/", manage.archive, name="manage-project-archive"),
+    path("manage/project/<str:name>/unarchive/", manage.unarchive, name="manage-project-unarchive"),
+    path(
+        "manage/project/<str:name>/settings/transfer/",
+        manage.transfer_project,
+        name="manage-project-transfer",
+    ),
+    path(
+        "manage/organization/<str:name>/projects/",
+        manage.organization_projects,
+        name="manage-org-projects",
+    ),
     # Collaborators.
     path(
         "manage/project/<str:name>/collaboration/",
@@ -92,6 +105,16 @@ urlpatterns = [
         "manage/project/<str:name>/collaboration/delete/",
         collaboration.delete_role,
         name="manage-project-delete-role",
+    ),
+    path(
+        "manage/project/<str:name>/collaboration/team/",
+        collaboration.set_team_role,
+        name="manage-project-team-role",
+    ),
+    path(
+        "manage/project/<str:name>/collaboration/team/remove/",
+        collaboration.remove_team_role,
+        name="manage-project-remove-team-role",
     ),
     path(
         "manage/project/<str:name>/collaboration/revoke-invite/",

@@ -106,7 +106,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "accounts",
+    "organizations",
     "packages",
+    "attestations",
     "uploads",
     "backups",
     "operations",
@@ -343,6 +345,9 @@ if INDEX_READ_ACCESS == "authenticated" and env_bool("STATIC_SIMPLE_PAGES", Fals
     )
 # Whether installers may read with a user's own name and password (never with 2FA on).
 READ_BASIC_AUTH_PASSWORDS = env_bool("READ_BASIC_AUTH_PASSWORDS", False)
+# New organizations wait for staff approval (the public index's way); off by default, since a
+# private index's users are the operator's own people.
+ORGANIZATIONS_REQUIRE_APPROVAL = env_bool("ORGANIZATIONS_REQUIRE_APPROVAL", False)
 # "COUNT/SECONDS" per key, counted in the cache; each can be overridden, e.g.
 # RATE_LIMIT_PROJECT_CREATE_USER=100/3600. PyPI's numbers where it has them.
 RATE_LIMITS = {
@@ -426,4 +431,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        # attestations/verify.py verifies offline on purpose; sigstore warns about it each time.
+        "sigstore._internal.tuf": {"level": "ERROR"},
+    },
 }

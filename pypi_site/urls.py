@@ -6,7 +6,9 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("webhooks.urls")),
+    path("", include("attestations.urls")),
     path("", include("packages.urls")),
+    path("", include("organizations.urls")),
     path("", include("accounts.urls")),
     # Health probes and Prometheus metrics.
     path("", include("operations.urls")),

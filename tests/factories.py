@@ -134,3 +134,30 @@ def make_files(release, count: int, *, wheel: bool = True) -> list:
             )
         )
     return File.objects.bulk_create(files)
+
+
+def make_organization(name: str = "acme", *, owner=None, status: str = "approved", **fields):
+    """An organization (approved unless told), with `owner` as its Owner."""
+    from organizations.models import Organization, OrganizationRole
+
+    organization = Organization.objects.create(
+        name=name,
+        normalized_name=name.lower(),
+        display_name=fields.pop("display_name", name.title()),
+        link_url=fields.pop("link_url", "https://example.com/"),
+        description=fields.pop("description", f"The {name} organization."),
+        status=status,
+        **fields,
+    )
+    if owner is not None:
+        OrganizationRole.objects.create(user=owner, organization=organization, role_name="Owner")
+    return organization
+
+
+def make_team(organization, name: str = "core", *, members=()):
+    from organizations.models import Team, TeamMember
+
+    team = Team.objects.create(organization=organization, name=name, normalized_name=name.lower())
+    for user in members:
+        TeamMember.objects.create(team=team, user=user)
+    return team

@@ -91,6 +91,8 @@ class UploadForm:
     comment: str
     digests: dict[str, str]
     metadata: Metadata
+    # PEP 740: the raw `attestations` field (a JSON list), verified by uploads.attestation_upload.
+    attestations: str | None = None
 
 
 def _clean(value: str) -> str:
@@ -165,6 +167,7 @@ def validate_form(post: QueryDict, files: dict) -> UploadForm:
         comment=_clean(post.get("comment", "")),
         digests=digests,
         metadata=metadata,
+        attestations=post.get("attestations"),
     )
 
 

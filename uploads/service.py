@@ -27,6 +27,8 @@ from django.db.models import Q
 
 from accounts import ratelimits
 from accounts.models import ApiToken
+from attestations.provenance import store_provenance
+from attestations.verify import VerifiedAttestations
 from packages import collaboration, filenames, flags, moderation, permissions
 from packages.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
 from packages.events import record_project_event
@@ -36,6 +38,7 @@ from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from packages.storage import StorageError, StorageFull, store_verified
 from pypi_site.locks import advisory_xact_lock, file_lock
+from uploads.attestation_upload import check_attestations
 from uploads.checks import (
     UploadError,
     UploadForm,
@@ -83,6 +86,8 @@ def upload_file(
         return UploadResult(file=_identical_or_refuse(existing, filename, content), created=False)
 
     metadata = _inspect_archive(form=form, content=content)
+    # Check 22, before anything is stored: a refused attestation leaves nothing behind.
+    attested = check_attestations(form=form, content=content, token=uploader.token)
     stored = _store_objects(path=path, content=content, metadata=metadata)
     try:
         for attempt in range(MAX_RACE_RETRIES):
@@ -96,6 +101,7 @@ def upload_file(
                         uploader=uploader,
                         checked_project_id=project.pk if project else None,
                         stored=stored,
+                        attested=attested,
                     )
             except IntegrityError:
                 # Another upload created the same project or file first; run the checks again
@@ -323,6 +329,7 @@ def _insert_rows(
     uploader: Uploader,
     checked_project_id: int | None,
     stored: list[str],
+    attested: VerifiedAttestations | None = None,
 ) -> UploadResult:
     """The locked phase: keep it short, since on SQLite every other upload waits for it."""
     filename, size = content.name, content.size
@@ -346,6 +353,9 @@ def _insert_rows(
         elif (denial := moderation.quarantine_denial(project)) is not None:
             # Quarantined while this upload was being checked; the locked row is the truth.
             raise UploadError(403, denial.message, reason="project-quarantined")
+        elif project.is_archived:
+            # Archived while this upload was being checked: permissions now refuse it.
+            _check_may_upload(form=form, project=project, uploader=uploader)
         if project.name != form.name:
             # Found by its normalized name, so this is a new spelling of it: the display name
             # follows the latest upload's metadata, as on PyPI.
@@ -406,6 +416,8 @@ def _insert_rows(
         uploaded_via=uploader.user_agent[:300],
         metadata_sha256=hashlib.sha256(metadata).hexdigest() if metadata is not None else "",
     )
+    if attested is not None:
+        store_provenance(file=file, verified=attested)
     _record_event(
         project,
         collaboration.EventTag.FILE_ADD,

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import account_required, manage_required, reauth_redirect
 from accounts.events import client_ip
-from packages import collaboration, permissions
-from packages.models import Project, Role, RoleInvitation, RoleName
+from packages import collaboration, ownership, permissions
+from packages.models import Project, Role, RoleInvitation, RoleName, TeamProjectRole
 from packages.releases import find_project
 
 
@@ -35,6 +35,19 @@ class InvitationForm(forms.Form):
     invitation_id = forms.IntegerField()
 
 
+class TeamRoleForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=None, to_field_name="name", label="Team")
+    role_name = forms.ChoiceField(choices=RoleName.choices, label="Role")
+
+    def __init__(self, *args: object, project: Project, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = ownership.teams_for(project)
+
+
+class TeamRoleIdForm(forms.Form):
+    team_role_id = forms.IntegerField()
+
+
 def _project(request: HttpRequest, name: str) -> Project:
     project = find_project(name)
     if project is None or permissions.see_project_denial(user=request.user, project=project):
@@ -47,7 +60,12 @@ def _deny_unless(denial: permissions.Denial | None) -> None:
         raise PermissionDenied(denial.message)
 
 
-def _page(request: HttpRequest, project: Project, form: InviteForm | None = None) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    project: Project,
+    form: InviteForm | None = None,
+    team_form: TeamRoleForm | None = None,
+) -> HttpResponse:
     context = {
         "project": project,
         "roles": project.roles.select_related("user").order_by("role_name", "user__username"),
@@ -55,8 +73,11 @@ def _page(request: HttpRequest, project: Project, form: InviteForm | None = None
         "can_manage": permissions.change_roles_denial(user=request.user, project=project) is None,
         "form": form or InviteForm(),
         "role_names": RoleName.choices,
+        "team_roles": project.team_roles.select_related("team").order_by("team__normalized_name"),
+        "team_form": team_form or TeamRoleForm(project=project),
     }
-    return render(request, "packages/collaboration.html", context)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "packages/collaboration.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -137,6 +158,55 @@ def delete_role(request: HttpRequest, name: str) -> HttpResponse:
     messages.success(request, f"Removed '{role.user.get_username()}' from '{project.name}'.")
     if role.user_id == request.user.pk:
         return redirect("/manage/account/")
+    return redirect(f"/manage/project/{project.normalized_name}/collaboration/")
+
+
+@require_POST
+@manage_required
+def set_team_role(request: HttpRequest, name: str) -> HttpResponse:
+    """Give a team of the project's organization a role on it, or change the one it has."""
+    project = _project(request, name)
+    _deny_unless(permissions.change_team_roles_denial(user=request.user, project=project))
+    if response := reauth_redirect(request):
+        return response
+    form = TeamRoleForm(request.POST, project=project)
+    if not form.is_valid():
+        return _page(request, project, team_form=form)
+    team = form.cleaned_data["team"]
+    try:
+        ownership.set_team_role(
+            project=project,
+            team=team,
+            role_name=form.cleaned_data["role_name"],
+            by=request.user,
+            ip_address=client_ip(request),
+        )
+    except ownership.OwnershipError as exc:
+        form.add_error(None, str(exc))
+        return _page(request, project, team_form=form)
+    messages.success(request, f"Team '{team.name}' is now {form.cleaned_data['role_name']}.")
+    return redirect(f"/manage/project/{project.normalized_name}/collaboration/")
+
+
+@require_POST
+@manage_required
+def remove_team_role(request: HttpRequest, name: str) -> HttpResponse:
+    project = _project(request, name)
+    _deny_unless(permissions.change_team_roles_denial(user=request.user, project=project))
+    if response := reauth_redirect(request):
+        return response
+    form = TeamRoleIdForm(request.POST)
+    role = (
+        TeamProjectRole.objects.filter(pk=form.cleaned_data["team_role_id"], project=project)
+        .select_related("team")
+        .first()
+        if form.is_valid()
+        else None
+    )
+    if role is None:
+        raise Http404("No such team role")
+    ownership.remove_team_role(role=role, by=request.user, ip_address=client_ip(request))
+    messages.success(request, f"Team '{role.team.name}' no longer has a role.")
     return redirect(f"/manage/project/{project.normalized_name}/collaboration/")
 
 

@@ -53,7 +53,15 @@ def _lookup_project(request: HttpRequest, name: str) -> Project:
         raise NoSuchProject(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "is_private")
+        .only(
+            "id",
+            "name",
+            "normalized_name",
+            "last_serial",
+            "lifecycle_status",
+            "is_private",
+            "organization",
+        )
         .first()
     )
     if project is None:
@@ -137,7 +145,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     files_url = files_base_url()
 
     def render_detail() -> tuple[bytes, str]:
-        files = simple.project_files(project.pk, files_url=files_url)
+        files = simple.project_files(project, files_url=files_url)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
     key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}"

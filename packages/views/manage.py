@@ -17,9 +17,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts.access import manage_required, reauth_redirect
 from accounts.events import client_ip
-from packages import permissions, releases, visibility
-from packages.forms import ConfirmForm, VisibilityForm, YankForm
-from packages.models import File, Project, ProjectEvent, Release, Role
+from organizations import permissions as organization_permissions
+from organizations.models import Organization, OrganizationRoleName
+from organizations.registration import find_organization
+from organizations.views.manage import organization_context, organization_for
+from packages import lifecycle, ownership, permissions, releases, visibility
+from packages.forms import ArchiveForm, ConfirmForm, TransferForm, VisibilityForm, YankForm
+from packages.models import File, Project, ProjectEvent, Release
 from packages.search import with_latest_release
 
 HISTORY_PAGE_SIZE = 50
@@ -53,7 +57,7 @@ def _release_url(release: Release) -> str:
 @require_safe
 def projects(request: HttpRequest) -> HttpResponse:
     user: AbstractBaseUser = request.user
-    roles = dict(Role.objects.filter(user=user).values_list("project_id", "role_name"))
+    roles = permissions.projects_with_roles(user)
     owned = with_latest_release(Project.objects.filter(pk__in=roles)).order_by("normalized_name")
     rows = [(project, roles[project.pk]) for project in owned]
     return render(request, "manage/projects.html", {"rows": rows})
@@ -176,9 +180,135 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
         releases.delete_project(project=project, user=request.user, ip_address=client_ip(request))
         messages.success(request, f"Deleted project {project.name}.")
         return redirect("manage-projects")
-    context = {"project": project, "form": form, "tab": "settings"}
     status = 400 if request.method == "POST" else 200
+    return _settings_page(request, project, form=form, status=status)
+
+
+def _settings_page(
+    request: HttpRequest,
+    project: Project,
+    *,
+    form: ConfirmForm | None = None,
+    archive_form: ArchiveForm | None = None,
+    transfer_form: TransferForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    choices = _transfer_choices(request.user, project)
+    context = {
+        "project": project,
+        "form": form or ConfirmForm(expected=project.name),
+        "archive_form": archive_form or ArchiveForm(),
+        "transfer_form": transfer_form or TransferForm(choices=choices),
+        "can_transfer": bool(choices),
+        "tab": "settings",
+    }
     return render(request, "manage/settings.html", context, status=status)
+
+
+def _archivable_project(request: HttpRequest, name: str) -> Project:
+    project = releases.find_project(name)
+    if project is None or permissions.see_project_denial(user=request.user, project=project):
+        raise Http404(f"No project named {name!r}")
+    if (denial := permissions.archive_denial(user=request.user, project=project)) is not None:
+        raise PermissionDenied(denial.message)
+    return project
+
+
+def _transfer_choices(user: AbstractBaseUser, project: Project) -> list[str]:
+    """Organizations the user owns (approved, not frozen) that do not own the project yet."""
+    return list(
+        Organization.objects.in_good_standing()
+        .filter(roles__user=user, roles__role_name=OrganizationRoleName.OWNER)
+        .exclude(pk=project.organization_id or 0)
+        .order_by("normalized_name")
+        .values_list("name", flat=True)
+    )
+
+
+@manage_required
+@require_POST
+def archive(request: HttpRequest, name: str) -> HttpResponse:
+    """PEP 792 `archived`: no more uploads; reversible (Warehouse `archive_project_view`)."""
+    project = _archivable_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    form = ArchiveForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, project, archive_form=form, status=400)
+    try:
+        lifecycle.archive_project(
+            project=project,
+            by=request.user,
+            note=form.cleaned_data["note"],
+            ip_address=client_ip(request),
+        )
+    except lifecycle.LifecycleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Archived project {project.name}.")
+    return redirect(then)
+
+
+@manage_required
+@require_POST
+def transfer_project(request: HttpRequest, name: str) -> HttpResponse:
+    """Move the project into an organization; an Owner of both does it."""
+    project = managed_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    form = TransferForm(request.POST, choices=_transfer_choices(request.user, project))
+    if not form.is_valid():
+        return _settings_page(request, project, transfer_form=form, status=400)
+    organization = find_organization(form.cleaned_data["organization"])
+    denial = permissions.transfer_project_denial(
+        user=request.user, project=project, organization=organization
+    )
+    if denial is not None:
+        raise PermissionDenied(denial.message)
+    try:
+        ownership.transfer_project(
+            project=project,
+            organization=organization,
+            by=request.user,
+            ip_address=client_ip(request),
+        )
+    except ownership.OwnershipError as exc:
+        messages.error(request, str(exc))
+        return redirect(then)
+    messages.success(request, f"Moved {project.name} into the organization {organization.name}.")
+    return redirect(then)
+
+
+@manage_required
+@require_POST
+def unarchive(request: HttpRequest, name: str) -> HttpResponse:
+    project = _archivable_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    try:
+        lifecycle.unarchive_project(project=project, by=request.user, ip_address=client_ip(request))
+    except lifecycle.LifecycleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Unarchived project {project.name}.")
+    return redirect(then)
+
+
+@manage_required
+@require_safe
+def organization_projects(request: HttpRequest, name: str) -> HttpResponse:
+    """An organization's projects, for its members (organization management's Projects tab)."""
+    organization = organization_for(request, name, organization_permissions.see_organization_denial)
+    roles = permissions.projects_with_roles(request.user)
+    projects = with_latest_release(
+        Project.objects.filter(organization=organization).order_by("normalized_name")
+    )
+    rows = [(project, roles.get(project.pk)) for project in projects]
+    context = organization_context(request, organization, "projects", rows=rows)
+    return render(request, "manage/organization_projects.html", context)
 
 
 @manage_required

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from trove_classifiers import deprecated_classifiers, sorted_classifiers
 
+from organizations.registration import find_organization
 from packages import images, permissions
 from packages.api import latest_release
 from packages.forms import SearchForm
@@ -299,3 +300,21 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
         .order_by("normalized_name")
     )
     return render(request, "packages/user_detail.html", {"profile": user, "projects": projects})
+
+
+@require_safe
+def organization_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """/org/<name>/: an approved organization's public page and its projects (quarantined ones
+    left out, as on user pages); any spelling of the name redirects to the one it has."""
+    organization = find_organization(name)
+    if organization is None or not organization.in_good_standing:
+        raise Http404(f"No organization named {name!r}")
+    if name != organization.name:
+        return HttpResponsePermanentRedirect(
+            reverse("organization-detail", args=[organization.name])
+        )
+    projects = with_latest_release(
+        Project.objects.visible().filter(organization=organization).order_by("normalized_name")
+    )
+    context = {"organization": organization, "projects": projects}
+    return render(request, "packages/organization_detail.html", context)

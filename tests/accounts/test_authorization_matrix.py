@@ -221,3 +221,152 @@ def test_read_private_project(client, world, identity):
         assert client.get(url, **headers).status_code == READ_PRIVATE[identity], url
     # Whoever may upload may also read.
     assert UPLOAD[identity] is not None or READ_PRIVATE[identity] == 200
+
+
+# --- Organizations --------------------------------------------------------------------------
+# Project 'orgdemo' belongs to organization 'acme' and has one personal Owner (paula). acme's
+# Owner, Manager and Member, a member of a team with Owner on the project and one of a team
+# with Maintainer, each against upload, manage and role changes; then the same project once
+# staff have frozen acme.
+
+
+def not_owner_of(name: str, project: str = "orgdemo") -> str:
+    return f"The user '{name}' isn't an Owner of project '{project}'."
+
+
+def not_uploader_to(name: str, project: str = "orgdemo") -> str:
+    return (
+        f"The user '{name}' isn't allowed to upload to project '{project}'. See "
+        "http://testserver/help/#project-name for more information."
+    )
+
+
+INACTIVE = (
+    "Organization account owning this project is inactive. See "
+    "http://testserver/help/#admin-intervention for more information."
+)
+
+
+@pytest.fixture
+def org_world(fast_hashes):
+    from organizations.models import OrganizationRole
+    from packages.models import TeamProjectRole
+    from tests.factories import make_organization, make_team
+
+    users = {n: make_user(n) for n in ("paula", "olga", "max", "mia", "tom", "tim", "mallory")}
+    acme = make_organization("acme", owner=users["olga"])
+    for name, role in (("max", "Manager"), ("mia", "Member"), ("tom", "Member"), ("tim", "Member")):
+        OrganizationRole.objects.create(user=users[name], organization=acme, role_name=role)
+    project = make_project("orgdemo", owner=users["paula"], organization=acme)
+    admins = make_team(acme, "admins", members=[users["tom"]])
+    devs = make_team(acme, "devs", members=[users["tim"]])
+    TeamProjectRole.objects.create(team=admins, project=project, role_name="Owner")
+    TeamProjectRole.objects.create(team=devs, project=project, role_name="Maintainer")
+    # A team of the organization with a role on another project only.
+    other = make_project("elsewhere", organization=acme)
+    TeamProjectRole.objects.create(team=make_team(acme, "others", members=[users["mia"]]),
+                                   project=other, role_name="Owner")  # fmt: skip
+    return {
+        "personal Owner": users["paula"],
+        "organization Owner": users["olga"],
+        "organization Manager": users["max"],
+        "organization Member": users["mia"],
+        "team Owner": users["tom"],
+        "team Maintainer": users["tim"],
+        "other user": users["mallory"],
+    }
+
+
+ORG_UPLOAD = {
+    "personal Owner": None,
+    "organization Owner": None,
+    "organization Manager": not_uploader_to("max"),
+    "organization Member": not_uploader_to("mia"),
+    "team Owner": None,
+    "team Maintainer": None,
+    "other user": not_uploader_to("mallory"),
+}
+ORG_MANAGE = {
+    "personal Owner": None,
+    "organization Owner": None,
+    "organization Manager": not_owner_of("max"),
+    "organization Member": not_owner_of("mia"),
+    "team Owner": None,
+    "team Maintainer": not_owner_of("tim"),
+    "other user": not_owner_of("mallory"),
+}
+# Frozen: only personal roles count, and uploads stop for everyone.
+FROZEN_UPLOAD = {
+    identity: (INACTIVE if identity == "personal Owner" else not_uploader_to(user))
+    for identity, user in (
+        ("personal Owner", "paula"),
+        ("organization Owner", "olga"),
+        ("organization Manager", "max"),
+        ("organization Member", "mia"),
+        ("team Owner", "tom"),
+        ("team Maintainer", "tim"),
+        ("other user", "mallory"),
+    )
+}
+
+
+@pytest.mark.parametrize("identity", ORG_UPLOAD)
+def test_organization_upload(client, org_world, identity):
+    token = create_api_token(user=org_world[identity]).plaintext
+    response = post_upload(client, wheel_upload("orgdemo", "1.0"), token)
+    expected = ORG_UPLOAD[identity]
+    if expected is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert response.status_code == 403
+        assert response.reason_phrase == expected
+
+
+@pytest.mark.parametrize("action", [*ACTIONS, "team roles"])
+@pytest.mark.parametrize("identity", ORG_MANAGE)
+def test_organization_manage_and_roles(org_world, identity, action):
+    check = ACTIONS.get(action, permissions.change_team_roles_denial)
+    denial = check(user=org_world[identity], project=Project.objects.get(name="orgdemo"))
+    assert (denial.message if denial else None) == ORG_MANAGE[identity]
+
+
+@pytest.mark.parametrize("identity", ORG_UPLOAD)
+def test_frozen_organization_grants_nothing(client, org_world, identity):
+    from organizations.models import Organization
+    from organizations.moderation import freeze_organization
+
+    freeze_organization(organization=Organization.objects.get(name="acme"), reason="test")
+    user = org_world[identity]
+    project = Project.objects.get(name="orgdemo")
+    token = create_api_token(user=user).plaintext
+    response = post_upload(client, wheel_upload("orgdemo", "1.0"), token)
+    assert response.status_code == 403
+    assert response.reason_phrase == FROZEN_UPLOAD[identity]
+    denial = permissions.manage_denial(user=user, project=project)
+    expected = None if identity == "personal Owner" else not_owner_of(user.get_username())
+    assert (denial.message if denial else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("identity", "allowed"),
+    [
+        ("personal Owner", False),  # not an Owner of the organization
+        ("organization Owner", True),
+        ("organization Manager", False),
+        ("team Owner", False),
+    ],
+)
+def test_moving_a_project_into_an_organization_takes_an_owner_of_both(org_world, identity, allowed):
+    from organizations.models import OrganizationRole
+    from tests.factories import make_organization
+
+    user = org_world[identity]
+    mine = make_project(f"mine-{user.get_username()}", owner=user)
+    target = make_organization("target")
+    for name in ("olga", "max"):
+        role = "Owner" if name == "olga" else "Manager"
+        OrganizationRole.objects.create(
+            user=org_world[f"organization {role}"], organization=target, role_name=role
+        )
+    denial = permissions.transfer_project_denial(user=user, project=mine, organization=target)
+    assert (denial is None) == allowed, denial

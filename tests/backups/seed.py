@@ -21,7 +21,9 @@ from accounts.events import record_user_event
 from accounts.models import UserEvent
 from accounts.tokens import create_api_token, revoke_api_token
 from accounts.twofactor import enable_totp, use_recovery_code
-from packages import collaboration, moderation, releases
+from organizations import membership, registration, teams
+from organizations import moderation as organization_moderation
+from packages import collaboration, moderation, ownership, releases
 from packages.models import AdminFlag, File, Project, Release, RoleName
 from packages.staff import ADMINISTRATORS, MODERATORS
 from tests.dists import make_sdist, make_wheel
@@ -98,6 +100,29 @@ def seed_index() -> dict[str, str]:
     collaboration.invite_collaborator(
         project=one, username="carol", role_name=RoleName.OWNER, invited_by=alice
     )
+
+    # An organization owning demo-one, a member in a team with a role on it, a pending
+    # invitation, a frozen organization, and their histories.
+    acme = registration.create_organization(
+        name="Acme", display_name="Acme Ünïcode", link_url="https://acme.example/",
+        description="Widgets.", by=alice, ip_address="192.0.2.9",
+    )  # fmt: skip
+    ownership.transfer_project(project=one, organization=acme, by=alice)
+    accepted = membership.invite_member(
+        organization=acme, username="bob", role_name="Manager", invited_by=alice
+    )
+    membership.accept_invitation(invitation=accepted, user=bob)
+    membership.invite_member(
+        organization=acme, username="carol", role_name="Member", invited_by=alice
+    )
+    core = teams.create_team(organization=acme, name="Core", by=bob)
+    teams.add_team_member(team=core, username="bob", by=alice)
+    ownership.set_team_role(project=one, team=core, role_name=RoleName.OWNER, by=alice)
+    frozen = registration.create_organization(
+        name="frozen-co", display_name="Frozen", link_url="https://f.example/",
+        description="", by=carol,
+    )  # fmt: skip
+    organization_moderation.freeze_organization(organization=frozen, reason="spam", by=admin)
 
     tokens = {
         "alice": create_api_token(user=alice, description="all projects").plaintext,

@@ -23,6 +23,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import Account, ApiToken
 from accounts.tokens import find_api_token
 from backups.layout import BackupError, checked_key, tables
+from organizations.models import Organization, OrganizationEvent
 from packages.models import (
     AdminFlag,
     File,
@@ -82,6 +83,8 @@ def empty_index() -> None:
         ProjectEvent,
         FilenameRegistry,
         ProhibitedProjectName,
+        Organization,  # after its projects, which protect it
+        OrganizationEvent,
     ):
         model.objects.all().delete()
     get_user_model().objects.all().delete()
@@ -171,6 +174,12 @@ def test_import_refuses_a_user_that_exists_by_name(exported):
 
 def test_import_refuses_a_database_with_projects(exported):
     directory, _tokens = exported
+    # Organizations come first in the layout (projects name them), so they are found first.
+    with pytest.raises(CommandError, match="already has 2 organizations: .* freshly migrated"):
+        run("import_index", str(directory))
+    Project.objects.update(organization=None)
+    Organization.objects.all().delete()
+    OrganizationEvent.objects.all().delete()
     with pytest.raises(CommandError, match="already has 2 projects: .* freshly migrated"):
         run("import_index", str(directory))
 

@@ -16,8 +16,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
 from accounts.login import AUTHENTICATED_AT_KEY
-from packages.models import File
-from tests.factories import make_token, make_user, post_upload, wheel_upload
+from packages.models import File, Project
+from tests.factories import (
+    make_organization,
+    make_team,
+    make_token,
+    make_user,
+    post_upload,
+    wheel_upload,
+)
 from webhooks.models import Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -76,12 +83,25 @@ FIELDS = [
     "expires",
     "upload_limit",
     "accept",
+    "name",
+    "display_name",
+    "link_url",
+    "team",
+    "team_role_id",
+    "member_id",
+    "organization",
 ]
 # Mounts whose views are Django's or django-rq's, not this project's.
 SKIPPED_PREFIXES = ("admin/", "django-rq/")
 # The route parameters and values that find something, so each parameter is fuzzed alone
 # with real values in the others (a bad version of a real project reaches the release lookup).
-GOOD = {"name": "demo", "version": "1.0", "username": "alice", "action": "delete"}
+GOOD = {
+    "name": "demo",
+    "version": "1.0",
+    "username": "alice",
+    "action": "delete",
+    "team_name": "core",
+}
 
 
 def routes() -> Iterator[tuple[str, URLPattern]]:
@@ -138,11 +158,16 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
         project=file.release.project, url="https://ci.example.com/", events=["file.uploaded"]
     )
     delivery = Delivery.objects.create(subscription=hook, event="file.uploaded", payload={})
+    # An organization "demo" (its own namespace) owning the project, with a team "core".
+    organization = make_organization("demo", owner=user)
+    make_team(organization, "core", members=[user])
+    Project.objects.update(organization=organization)
     return {
         **GOOD,
         "subscription_id": str(hook.pk),
         "delivery_id": str(delivery.pk),
         "file_id": str(file.pk),
+        "filename": file.filename,
         "email_id": str(user.emails.first().pk),
         "identifier": str(identifier),
         "file_path": f"packages/{file.path}",

@@ -1,0 +1,735 @@
+"""`python -m bench.scale`: the public index's shape in PostgreSQL, and what pages cost on it.
+
+`generate` builds a synthetic copy of the public index's shape (by default 700,000 projects,
+about 4 million releases and 7.9 million files, with owners, descriptions and a journal row per
+release and file) in its own PostgreSQL database, through COPY, so it takes minutes, not hours.
+Its rows come from the models themselves (every column a model has gets the model's default unless
+the generator sets it), so a new column never breaks the generator. File bytes are not written:
+the pages, the JSON API and search read rows only.
+
+A few projects have fixed, known sizes so that `measure` can ask for them by name:
+
+  scale-one             1 release, 1 file
+  scale-5k              250 releases x 20 files = 5,000 files
+  scale-10k             400 releases x 25 files = 10,000 files
+  scale-37k             1,000 releases x 37 files = 37,000 files
+  scale-1000-releases   1,000 releases x 1 file, owned by the user `scale-owner`
+
+`measure` starts the index (gunicorn, the production settings: that database, Redis for the
+cache) and times the reads the issue lists, cold (the cache emptied before every request) and
+cached, then an upload of an older version into the 1,000-release project, website search for
+common and rare words, and the admin's journal search; it prints a markdown table of medians
+and p99 for BENCHMARKS.md. `--fraction 0.01` makes a 1% copy for a quick look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bench import ROOT, RUN, log  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pypi_scale"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
+
+# The public index's shape, as issue 12 item 7 gives it.
+FULL_PROJECTS = 700_000
+FULL_RELEASES = 4_000_000
+FULL_FILES = 7_900_000
+
+# name -> (releases, files per release); always generated, whatever the fraction.
+FIXED_PROJECTS = {
+    "scale-one": (1, 1),
+    "scale-5k": (250, 20),
+    "scale-10k": (400, 25),
+    "scale-37k": (1_000, 37),
+    "scale-1000-releases": (1_000, 1),
+}
+OWNER = "scale-owner"
+
+# Words whose share of summaries and descriptions roughly follows the public index: common ones
+# match hundreds of thousands of projects, rare ones a few hundred.
+COMMON_WORDS = {"python": 0.30, "data": 0.12, "django": 0.05, "api": 0.10, "client": 0.06}
+RARE_WORDS = {"smtp": 0.0008, "kerberos": 0.0003}
+_FILLER_TEXT = (
+    "library tool simple fast async parser wrapper utility framework plugin extension module "
+    "command line interface server web http json yaml config test testing cloud aws azure "
+    "google machine learning model image text file stream queue cache database sql orm "
+    "scientific numeric array plot chart report logging monitor security crypto auth token"
+)
+FILLER = _FILLER_TEXT.split()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SCALE_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="PostgreSQL database for the copy (generate drops and recreates it)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("SCALE_REDIS_URL", DEFAULT_REDIS_URL),
+        help="Redis database for the index's cache while measuring (emptied for cold reads)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="build the data set", description="Build the data set.")
+    gen.add_argument("--fraction", type=float, default=1.0, help="share of the full size")
+    gen.add_argument("--seed", type=int, default=12, help="random seed (same seed, same rows)")
+    gen.add_argument("--dry-run", action="store_true", help="print the sizes and stop")
+    mea = sub.add_parser("measure", help="time the pages", description="Time the pages.")
+    mea.add_argument("--requests", type=int, default=100, help="requests per row")
+    mea.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "generate":
+        return generate(args)
+    return measure(args)
+
+
+# --- Django, pointed at the scale database ------------------------------------------------------
+
+
+def index_env(args: argparse.Namespace, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "AWS_"))}
+    env.update(
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        SECRET_KEY=env.get("SECRET_KEY", "bench-scale-key"),
+        SITE_URL=env.get("SITE_URL", "http://127.0.0.1"),
+        DATA_DIR=str(RUN / "scale-data"),
+    )
+    env.update(extra)
+    return env
+
+
+def setup_django(args: argparse.Namespace) -> None:
+    os.environ.update(index_env(args))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pypi_site.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def recreate_database(url: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    name = url.rsplit("/", 1)[1]
+    server = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
+    server.autocommit = True
+    with server.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    server.close()
+
+
+# --- rows through COPY ------------------------------------------------------------------------
+
+
+def _copy_text(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value)
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = (
+            text.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return text
+
+
+class TableWriter:
+    """Streams rows of one model into its table with COPY, in chunks. Columns the generator does
+    not give take the model's own default (or NULL, an empty string, or now), so the rows stay
+    valid whatever fields the model gains."""
+
+    CHUNK = 50_000
+    CHUNK_BYTES = 16 << 20  # descriptions make release rows large
+
+    def __init__(self, model, given: list[str], *, parents: tuple[TableWriter, ...] = ()):
+        from django.db import models
+
+        self.model = model
+        # Rows of the tables this one points at go in first, so every foreign key finds its row.
+        self.parents = parents
+        self.table = model._meta.db_table
+        self.fields = [f for f in model._meta.concrete_fields]
+        self.given = given
+        now = datetime.now(UTC)
+        self.columns: list[str] = []
+        self.slots: list[int | str] = []  # index into a given row, or a fixed COPY text
+        for field in self.fields:
+            self.columns.append(field.column)
+            if field.name in given or field.attname in given:
+                key = field.name if field.name in given else field.attname
+                self.slots.append(given.index(key))
+                continue
+            if field.has_default():
+                value = field.get_default()
+            elif field.null:
+                value = None
+            elif isinstance(field, models.DateTimeField):
+                value = now
+            elif isinstance(field, (models.CharField, models.TextField)):
+                value = ""
+            else:
+                raise ValueError(f"{model.__name__}.{field.name} needs a value from the generator")
+            self.slots.append(_copy_text(value))
+        self.buffer = io.StringIO()
+        self.pending = 0
+        self.written = 0
+
+    def add(self, row: tuple) -> None:
+        line = [_copy_text(row[slot]) if isinstance(slot, int) else slot for slot in self.slots]
+        self.buffer.write("\t".join(line))
+        self.buffer.write("\n")
+        self.pending += 1
+        if self.pending >= self.CHUNK or self.buffer.tell() >= self.CHUNK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        from django.db import connection
+
+        if not self.pending:
+            return
+        for parent in self.parents:
+            parent.flush()
+        self.buffer.seek(0)
+        with connection.cursor() as cursor:
+            cursor.cursor.copy_expert(
+                f'COPY "{self.table}" ({", ".join(self.columns)}) FROM STDIN', self.buffer
+            )
+        self.written += self.pending
+        self.buffer = io.StringIO()
+        self.pending = 0
+
+    def reset_sequence(self) -> None:
+        from django.db import connection
+
+        pk = self.model._meta.pk
+        if not pk.auto_created and pk.get_internal_type() not in ("AutoField", "BigAutoField"):
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('\"{self.table}\"', '{pk.column}'), "
+                f'(SELECT COALESCE(MAX("{pk.column}"), 1) FROM "{self.table}"))'
+            )
+
+
+# --- the shape --------------------------------------------------------------------------------
+
+
+class Text:
+    """Summaries and descriptions whose words match the public index's rough frequencies."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.descriptions = [self._description(i) for i in range(400)]
+
+    def words(self, n: int) -> list[str]:
+        words = [self.rng.choice(FILLER) for _ in range(n)]
+        for word, share in {**COMMON_WORDS, **RARE_WORDS}.items():
+            if self.rng.random() < share:
+                words.insert(self.rng.randrange(len(words) + 1), word)
+        return words
+
+    def summary(self) -> str:
+        return " ".join(self.words(self.rng.randint(4, 10))).capitalize()
+
+    def _description(self, i: int) -> tuple[str, str]:
+        paragraphs = [" ".join(self.words(self.rng.randint(30, 120))) for _ in range(3 + i % 8)]
+        text = f"Project {i}\n" + "=" * 20 + "\n\n" + "\n\n".join(paragraphs)
+        html = "<h1>Project</h1>" + "".join(f"<p>{p}</p>" for p in paragraphs)
+        return text, html
+
+
+def _geometric(rng: random.Random, mean: float) -> int:
+    """1, 2, 3, ... with the given mean: most projects are small, a long tail is large."""
+    if mean <= 1:
+        return 1
+    return 1 + int(math.log(1 - rng.random()) / math.log(1 - 1 / mean))
+
+
+def project_sizes(rng: random.Random, fraction: float) -> list[tuple[str, int, int]]:
+    """(name, releases, files per release) for every project; the fixed ones first."""
+    projects = [(name, r, f) for name, (r, f) in FIXED_PROJECTS.items()]
+    count = max(0, round(FULL_PROJECTS * fraction) - len(projects))
+    fixed_releases = sum(r for _, r, _ in projects)
+    fixed_files = sum(r * f for _, r, f in projects)
+    releases_left = max(count, round(FULL_RELEASES * fraction) - fixed_releases)
+    files_left = max(releases_left, round(FULL_FILES * fraction) - fixed_files)
+    mean_releases = releases_left / max(count, 1)
+    mean_files = files_left / max(releases_left, 1)
+    words = FILLER + list(COMMON_WORDS)
+    for i in range(count):
+        # Most projects have one or two releases of one or two files; a long tail has hundreds.
+        releases = _geometric(rng, mean_releases)
+        files = _geometric(rng, mean_files)
+        name = f"{rng.choice(words)}-{rng.choice(words)}-{i}"
+        projects.append((name, min(releases, 3_000), min(files, 80)))
+    return projects
+
+
+def generate(args: argparse.Namespace) -> int:
+    rng = random.Random(args.seed)
+    sizes = project_sizes(rng, args.fraction)
+    releases = sum(r for _, r, _ in sizes)
+    files = sum(r * f for _, r, f in sizes)
+    log(f"shape: {len(sizes):,} projects, {releases:,} releases, {files:,} files")
+    if args.dry_run:
+        return 0
+    started = time.monotonic()
+    log(f"recreating {args.database_url}")
+    recreate_database(args.database_url)
+    setup_django(args)
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from accounts.models import Account
+    from packages.filenames import storage_path
+    from packages.models import File, JournalEntry, Project, Release, Role
+    from packages.names import normalize_name, ultranormalize_name
+
+    log("migrate")
+    call_command("migrate", "--noinput", verbosity=0)
+
+    text = Text(rng)
+    user_count = max(10, len(sizes) // 3)
+    epoch = datetime(2005, 3, 1, tzinfo=UTC)
+    span = (datetime(2026, 11, 1, tzinfo=UTC) - epoch).total_seconds()
+
+    # Secondary indexes (full-text, trigram, ordering) cost far more row by row than built once
+    # at the end: set their definitions aside, drop them, and build them again after COPY.
+    tables = [m._meta.db_table for m in (User, Account, Project, Role, Release, File, JournalEntry)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+            " JOIN pg_class c ON c.relname = i.indexname"
+            " JOIN pg_index x ON x.indexrelid = c.oid"
+            " WHERE i.schemaname = 'public' AND i.tablename = ANY(%s)"
+            " AND NOT x.indisunique AND NOT x.indisprimary",
+            [tables],
+        )
+        secondary = cursor.fetchall()
+        for name, _definition in secondary:
+            cursor.execute(f'DROP INDEX "{name}"')
+    log(f"dropped {len(secondary)} secondary indexes until the rows are in")
+
+    with transaction.atomic():
+        # Foreign keys checked row by row as COPY goes (parents are written first), rather than
+        # millions of deferred checks queued in memory until the commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        users = TableWriter(User, ["id", "username", "email", "password", "is_active"])
+        accounts = TableWriter(Account, ["user"])
+        for uid in range(1, user_count + 1):
+            username = OWNER if uid == 1 else f"user{uid}"
+            users.add((uid, username, f"{username}@example.invalid", "!", True))
+            accounts.add((uid,))
+        users.flush()
+        accounts.flush()
+        log(f"users: {users.written:,}")
+
+        project_w = TableWriter(
+            Project,
+            [
+                "id",
+                "name",
+                "normalized_name",
+                "ultranormalized_name",
+                "created",
+                "total_size",
+                "last_serial",
+            ],
+        )
+        role_w = TableWriter(Role, ["id", "user", "project", "role_name"], parents=(project_w,))
+        release_w = TableWriter(
+            Release,
+            [
+                "id",
+                "project",
+                "version",
+                "canonical_version",
+                "sort_order",
+                "is_prerelease",
+                "created",
+                "summary",
+                "description",
+                "description_content_type",
+                "description_html",
+                "description_rendered_at",
+                "requires_python",
+                "author",
+                "classifiers",
+            ],
+            parents=(project_w,),
+        )
+        file_w = TableWriter(
+            File,
+            [
+                "id",
+                "release",
+                "filename",
+                "path",
+                "size",
+                "md5_digest",
+                "sha256_digest",
+                "blake2_256_digest",
+                "packagetype",
+                "python_version",
+                "upload_time",
+                "metadata_sha256",
+            ],
+            parents=(release_w,),
+        )
+        journal_w = TableWriter(
+            JournalEntry, ["id", "name", "version", "action", "submitted_date", "submitted_by_name"]
+        )
+        release_id = file_id = serial = 0
+        report_every = max(1, len(sizes) // 20)
+        for pid, (name, release_count, files_per_release) in enumerate(sizes, start=1):
+            normalized = normalize_name(name)
+            dist = normalized.replace("-", "_")
+            created = epoch + timedelta(seconds=rng.random() * span * 0.9)
+            step = (datetime(2026, 11, 1, tzinfo=UTC) - created) / (release_count + 1)
+            sizes_left = [
+                1_000 + int(rng.expovariate(1 / 200_000))
+                for _ in range(release_count * files_per_release)
+            ]
+            total = sum(sizes_left)
+            project_w.add(
+                (
+                    pid,
+                    name,
+                    normalized,
+                    ultranormalize_name(name),
+                    created,
+                    total,
+                    serial + release_count * (1 + files_per_release),
+                )
+            )
+            summary = text.summary()
+            owner = 1 if name == "scale-1000-releases" else 1 + pid % user_count
+            role_w.add((pid, owner, pid, "Owner"))
+            for r in range(release_count):
+                release_id += 1
+                version = f"{r // 100}.{r % 100}.0" if release_count > 1 else "1.0"
+                when = created + step * (r + 1)
+                description, html = text.descriptions[rng.randrange(len(text.descriptions))]
+                release_w.add(
+                    (
+                        release_id,
+                        pid,
+                        version,
+                        version,
+                        r,
+                        False,
+                        when,
+                        summary,
+                        description,
+                        "text/x-rst",
+                        html,
+                        when,
+                        ">=3.8",
+                        f"Author {owner}",
+                        ["Programming Language :: Python :: 3"],
+                    )
+                )
+                serial += 1
+                journal_w.add((serial, name, version, "new release", when, f"user{owner}"))
+                for f in range(files_per_release):
+                    file_id += 1
+                    if f == 0:
+                        filename, kind, pyver = f"{dist}-{version}.tar.gz", "sdist", "source"
+                    else:
+                        filename = f"{dist}-{version}-cp3{f % 14}-none-plat{f}.whl"
+                        kind, pyver = "bdist_wheel", f"cp3{f % 14}"
+                    sha256 = hashlib.sha256(filename.encode()).hexdigest()
+                    blake2 = hashlib.blake2b(filename.encode(), digest_size=32).hexdigest()
+                    size = sizes_left.pop()
+                    file_w.add(
+                        (
+                            file_id,
+                            release_id,
+                            filename,
+                            storage_path(blake2_256=blake2, filename=filename),
+                            size,
+                            hashlib.md5(filename.encode()).hexdigest(),
+                            sha256,
+                            blake2,
+                            kind,
+                            pyver,
+                            when,
+                            "" if kind == "sdist" else sha256,
+                        )
+                    )
+                    serial += 1
+                    journal_w.add(
+                        (
+                            serial,
+                            name,
+                            version,
+                            f"add {pyver} file {filename}",
+                            when,
+                            f"user{owner}",
+                        )
+                    )
+            if pid % report_every == 0:
+                elapsed = time.monotonic() - started
+                log(
+                    f"{pid:,}/{len(sizes):,} projects ({100 * pid / len(sizes):.0f}%), "
+                    f"{file_id:,} files, {elapsed:.0f}s"
+                )
+        # Parents before children: the foreign keys are checked at each COPY.
+        for writer in (project_w, role_w, release_w, file_w, journal_w):
+            writer.flush()
+        for writer in (users, project_w, role_w, release_w, file_w, journal_w):
+            writer.reset_sequence()
+    for number, (name, definition) in enumerate(secondary, start=1):
+        log(f"index {number}/{len(secondary)}: {name}")
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute(definition)
+    log("analyze")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size = cursor.fetchone()[0]
+    log(
+        f"done: {project_w.written:,} projects, {release_w.written:,} releases, "
+        f"{file_w.written:,} files, {journal_w.written:,} journal rows, {size}, "
+        f"{time.monotonic() - started:.0f}s"
+    )
+    return 0
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def measure(args: argparse.Namespace) -> int:
+    import http.client
+
+    import psycopg2
+    import redis
+
+    from bench.servers import Servers, free_port, wait_ready
+
+    cache = redis.Redis.from_url(args.redis_url)
+    port = free_port()
+    env = index_env(
+        args,
+        PORT=str(port),
+        WEB_CONCURRENCY=str(args.workers),
+        WEB_THREADS="4",
+        ALLOWED_HOSTS="127.0.0.1",
+        # The generated owner has no verified address; the upload row measures the upload.
+        REQUIRE_VERIFIED_EMAIL="0",
+        SITE_URL=f"http://127.0.0.1:{port}",
+    )
+    python = str(ROOT / ".venv" / "bin" / "python")
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
+    )
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    servers = Servers()
+    rows: list[tuple[str, str, float, float]] = []
+    try:
+        proc = servers.start(
+            "scale-index",
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "-c",
+                "pypi_site/gunicorn.py",
+                "--no-control-socket",
+                "pypi_site.wsgi",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        wait_ready("scale-index", f"http://127.0.0.1:{port}/_health/", proc, timeout=120)
+
+        def timed_get(path: str, headers: dict) -> float:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            start = time.perf_counter()
+            conn.request("GET", path, headers={"Host": "127.0.0.1", **headers})
+            response = conn.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - start) * 1000
+            conn.close()
+            if response.status != 200:
+                raise SystemExit(f"GET {path}: {response.status}")
+            return elapsed
+
+        html = {"Accept": "text/html", "Accept-Encoding": "gzip"}
+        pep691 = {"Accept": "application/vnd.pypi.simple.v1+json", "Accept-Encoding": "gzip"}
+        reads = [
+            ("/simple/ for a 1-file project (HTML)", "/simple/scale-one/", html),
+            ("/simple/ for a 5,000-file project (HTML)", "/simple/scale-5k/", html),
+            ("/simple/ for a 5,000-file project (JSON)", "/simple/scale-5k/", pep691),
+            ("/simple/ for a 37,000-file project (HTML)", "/simple/scale-37k/", html),
+            ("/simple/ for a 37,000-file project (JSON)", "/simple/scale-37k/", pep691),
+            ("JSON API, 5,000-file project", "/pypi/scale-5k/json", {"Accept-Encoding": "gzip"}),
+            ("Project page, 5,000-file project", "/project/scale-5k/", html),
+            ("/simple/ root (gzip)", "/simple/", html),
+            ("/simple/ root (uncompressed)", "/simple/", {"Accept": "text/html"}),
+            ("Search: python", "/search/?q=python", html),
+            ("Search: django", "/search/?q=django", html),
+            ("Search: smtp", "/search/?q=smtp", html),
+        ]
+        database = psycopg2.connect(args.database_url)
+        database.autocommit = True
+
+        def touch(path: str) -> None:
+            """What a change does to the caches: a new journal row, the project's serial moved
+            to it (every cached page of the project and the root is keyed by a serial)."""
+            name = path.split("/")[2] if path.count("/") > 2 else ""
+            with database.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO packages_journalentry (name, version, action, submitted_date,"
+                    " submitted_by_name) VALUES (%s, '', 'bench touch', now(), 'bench')"
+                    " RETURNING id",
+                    [name or "scale-one"],
+                )
+                serial = cursor.fetchone()[0]
+                cursor.execute(
+                    "UPDATE packages_project SET last_serial = %s WHERE normalized_name = %s",
+                    [serial, name or "scale-one"],
+                )
+            cache.flushdb()
+
+        for label, path, headers in reads:
+            n = args.requests if "root" not in label else max(5, args.requests // 10)
+            cold = []
+            for _ in range(n):
+                touch(path)
+                cold.append(timed_get(path, headers))
+            timed_get(path, headers)
+            warm = [timed_get(path, headers) for _ in range(n)]
+            for state, values in (("cold", cold), ("cached", warm)):
+                rows.append((label, state, statistics.median(values), percentile(values, 0.99)))
+                log(f"{label} {state}: p50 {rows[-1][2]:.1f} ms, p99 {rows[-1][3]:.1f} ms")
+        rows += measure_upload(args, port)
+        rows += measure_admin(args)
+    finally:
+        servers.stop_all()
+    print("\n| Request | Cache | p50 ms | p99 ms |\n|---|---|---:|---:|")
+    for label, state, p50, p99 in rows:
+        print(f"| {label} | {state} | {p50:.1f} | {p99:.1f} |")
+    return 0
+
+
+def measure_upload(args: argparse.Namespace, port: int) -> list[tuple[str, str, float, float]]:
+    """Uploads of older versions (0.0.N) into the 1,000-release project, one at a time."""
+    import requests
+
+    from bench.workloads import SUMMARY, bench_wheel
+    from tests.dists import upload_files, upload_form
+
+    python = str(ROOT / ".venv" / "bin" / "python")
+    token = subprocess.run(
+        [python, "manage.py", "create_api_token", OWNER],
+        env=index_env(args),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    stamp = int(time.time())
+    times = []
+    for i in range(max(5, args.requests // 5)):
+        wheel = bench_wheel("scale-1000-releases", f"0.0.{stamp}{i:03d}")
+        start = time.perf_counter()
+        response = requests.post(
+            f"http://127.0.0.1:{port}/legacy/",
+            data=upload_form(
+                name=wheel.name, version=wheel.version, content=wheel.content, summary=SUMMARY
+            ),
+            files=upload_files(wheel.filename, wheel.content),
+            auth=("__token__", token),
+            timeout=300,
+        )
+        times.append((time.perf_counter() - start) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"upload: {response.status_code} {response.text[:300]}")
+    label = "Upload of an older version into a 1,000-release project"
+    log(f"{label}: p50 {statistics.median(times):.1f} ms")
+    return [(label, "-", statistics.median(times), percentile(times, 0.99))]
+
+
+def measure_admin(args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
+    """Admin lists and searches, in-process with a staff session (no login form to drive)."""
+    setup_django(args)
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    staff, _ = User.objects.get_or_create(
+        username="scale-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(staff)
+    pages = [
+        ("Admin: journal searched by project name", "/admin/packages/journalentry/?q=scale-5k"),
+        ("Admin: journal list", "/admin/packages/journalentry/"),
+        ("Admin: projects searched", "/admin/packages/project/?q=django"),
+        ("Admin: files list", "/admin/packages/file/"),
+        ("Admin: releases searched", "/admin/packages/release/?q=scale-5k"),
+    ]
+    rows = []
+    for label, path in pages:
+        times = []
+        for _ in range(max(3, args.requests // 20)):
+            start = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - start) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"GET {path}: {response.status_code}")
+        rows.append((label, "-", statistics.median(times), percentile(times, 0.99)))
+        log(f"{label}: p50 {rows[-1][2]:.1f} ms")
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
