@@ -305,7 +305,8 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
 @require_safe
 def organization_detail(request: HttpRequest, name: str) -> HttpResponse:
     """/org/<name>/: an approved organization's public page and its projects (quarantined ones
-    left out, as on user pages); any spelling of the name redirects to the one it has."""
+    left out, as on user pages; private ones only for those who may see them); any spelling of
+    the name redirects to the one it has."""
     organization = find_organization(name)
     if organization is None or not organization.in_good_standing:
         raise Http404(f"No organization named {name!r}")
@@ -313,8 +314,13 @@ def organization_detail(request: HttpRequest, name: str) -> HttpResponse:
         return HttpResponsePermanentRedirect(
             reverse("organization-detail", args=[organization.name])
         )
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
     projects = with_latest_release(
-        Project.objects.visible().filter(organization=organization).order_by("normalized_name")
+        Project.objects.visible()
+        .filter(scope.q())
+        .filter(organization=organization)
+        .order_by("normalized_name")
     )
     context = {"organization": organization, "projects": projects}
     return render(request, "packages/organization_detail.html", context)

@@ -431,9 +431,11 @@ def test_members_of_the_owning_organization_read_its_private_project(client, wor
     OrganizationRole.objects.create(user=member, organization=acme, role_name="Member")
     Project.objects.filter(pk=world["secret"].pk).update(organization=acme)
     token = create_api_token(user=member, read_only=True).plaintext
+    assert f"/project/{SECRET}/".encode() not in client.get("/org/acme/").content
     client.force_login(member)
     assert client.get(f"/simple/{SECRET}/").status_code == 200
     assert SECRET.encode() in client.get("/simple/").content
+    assert f"/project/{SECRET}/".encode() in client.get("/org/acme/").content
     client.logout()
     auth = basic_auth(token)
     assert client.get(f"/pypi/{SECRET}/json", HTTP_AUTHORIZATION=auth).status_code == 200
