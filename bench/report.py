@@ -315,6 +315,28 @@ REPORT_ARGS = [
 ]
 
 
+_SECTION = re.compile(r"<!-- bench\.(\w+): start -->.*?<!-- bench\.\1: end -->", re.S)
+
+
+def section_markers(name: str) -> tuple[str, str]:
+    return f"<!-- bench.{name}: start -->", f"<!-- bench.{name}: end -->"
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace benchmark `name`'s own section of BENCHMARKS.md, or append it; a full
+    `make bench` keeps every such section (write_report)."""
+    start, end = section_markers(name)
+    section = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else ""
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+    log(f"wrote the {name} section of {path}")
+
+
 def write_report(saved: dict, *, output: Path | None) -> int:
     """Print the table of a saved run (results.json's shape) and write the report to `output`."""
     args = argparse.Namespace(**{k: saved["args"][k] for k in REPORT_ARGS})
@@ -330,12 +352,10 @@ def write_report(saved: dict, *, output: Path | None) -> int:
     print(table, flush=True)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        # The proxied rows come from `python -m bench.proxy`; a full run keeps them.
-        kept = re.search(
-            r"<!-- bench\.proxy: start -->.*?<!-- bench\.proxy: end -->",
-            output.read_text() if output.exists() else "",
-            re.S,
-        )
-        output.write_text(md.rstrip("\n") + "\n\n" + kept.group(0) + "\n" if kept else md)
+        # Sections that other benchmarks write (`python -m bench.proxy`, `bench.private`) come
+        # from their own runs: a full run keeps them.
+        old = output.read_text() if output.exists() else ""
+        kept = [m.group(0) for m in _SECTION.finditer(old)]
+        output.write_text("\n\n".join([md.rstrip("\n"), *kept]) + "\n")
         log(f"wrote {output}")
     return 0

@@ -31,8 +31,11 @@ from packages.models import File
 from pypi_site import metrics
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-# Members' and staff's view of a quarantined project: for that browser only, never stored.
+# Members' and staff's view of a quarantined or private project: for that reader only, never
+# stored.
 PRIVATE = "private, no-store"
+# The answer depends on who asks (packages/responses.py sends the same for private pages).
+PRIVATE_VARY = "Authorization, Cookie"
 # A missing file may be removed content a cache must drop, or a key still to be uploaded.
 NOT_FOUND = "no-store"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the wheel's METADATA beside it
@@ -61,6 +64,8 @@ def published_file(key: str) -> File | None:
             "release__project__normalized_name",
             "release__project__lifecycle_status",
             "release__project__origin",
+            "release__project__is_private",
+            "release__project__organization",
         )
         .first()
     )
@@ -79,8 +84,9 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
     project = file.release.project
     if (denial := permissions.file_age_denial(project=project, file=file)) is not None:
         return forbidden(denial.message)
-    if project.is_quarantined:
-        if permissions.see_project_denial(user=request.user, project=project) is not None:
+    if project.is_quarantined or project.is_private:
+        reader = permissions.reader_of(request)
+        if permissions.see_files_denial(user=reader.user, project=project, token=reader.token):
             return _not_found()
         cache_control = PRIVATE
     else:
@@ -90,6 +96,8 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
         # Object storage serves bytes and ranges itself; keep app servers out of the data path.
         response = HttpResponseRedirect(storage.url(key))
         response["Cache-Control"] = "public, max-age=300" if cache_control == IMMUTABLE else PRIVATE
+        if cache_control == PRIVATE:
+            response["Vary"] = PRIVATE_VARY
         return response
     try:
         handle = storage.open(key, "rb")
@@ -123,6 +131,8 @@ def serve_file(request: HttpRequest, key: str) -> HttpResponse:
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = cache_control
+    if cache_control == PRIVATE:
+        response["Vary"] = PRIVATE_VARY
     return response
 
 

@@ -57,6 +57,9 @@ class Project(models.Model):
     quarantine_reason = models.TextField(
         blank=True, help_text="Staff only: why it was last quarantined"
     )
+    # Private: only its collaborators and staff see it (packages/permissions.py); to everyone
+    # else it does not exist, yet its name stays taken.
+    is_private = models.BooleanField(default=False)
     # PEP 792's optional reason, public: what the owners said when they archived it.
     lifecycle_status_note = models.TextField(
         blank=True, help_text="Shown with the archived status (simple API, project page)"

@@ -128,6 +128,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "packages.middleware.ReadAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -387,6 +388,18 @@ REAUTH_GRACE_SECONDS = env_int("REAUTH_GRACE_SECONDS", 30 * 60)
 EMAIL_TOKEN_MAX_AGE = env_int("EMAIL_TOKEN_MAX_AGE", 6 * 3600)
 PASSWORD_RESET_TIMEOUT = EMAIL_TOKEN_MAX_AGE
 ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 7 * 24 * 3600)
+# Who may read: `public` (anyone) or `authenticated` (a session or HTTP Basic credentials on
+# every read route; packages/middleware.py). Private projects are hidden either way.
+INDEX_READ_ACCESS = env("INDEX_READ_ACCESS", "public").strip().lower()
+if INDEX_READ_ACCESS not in {"public", "authenticated"}:
+    raise ImproperlyConfigured("INDEX_READ_ACCESS must be 'public' or 'authenticated'")
+# Static pages are served without asking who reads (nginx, a bucket): never on a private index.
+if INDEX_READ_ACCESS == "authenticated" and env_bool("STATIC_SIMPLE_PAGES", False):
+    raise ImproperlyConfigured(
+        "STATIC_SIMPLE_PAGES cannot be on with INDEX_READ_ACCESS=authenticated"
+    )
+# Whether installers may read with a user's own name and password (never with 2FA on).
+READ_BASIC_AUTH_PASSWORDS = env_bool("READ_BASIC_AUTH_PASSWORDS", False)
 # New organizations wait for staff approval (the public index's way); off by default, since a
 # private index's users are the operator's own people.
 ORGANIZATIONS_REQUIRE_APPROVAL = env_bool("ORGANIZATIONS_REQUIRE_APPROVAL", False)
@@ -409,6 +422,8 @@ RATE_LIMITS = {
         "project_create_user": "20/3600",
         "project_create_ip": "40/3600",
         "oidc_mint_ip": "600/3600",
+        # Wrong API tokens sent as HTTP Basic to read routes.
+        "basic_auth_ip": "30/300",
     }.items()
 }
 
