@@ -7,7 +7,10 @@ then published).
 
 - Local files (FileSystemStorage): the bytes go to a temporary file in the key's own folder
   (same filesystem), are fsynced, and appear at the key by `os.link` (which refuses to clobber a
-  concurrent writer's object) or, over an object that does not verify, by `os.replace`.
+  concurrent writer's object) or, over an object that does not verify, by `os.replace`. An
+  upload already streamed to a temporary file on the same filesystem (`StoredObject.path`) is
+  fsynced and linked as it is, with no copy. Objects stored together (a wheel and its
+  metadata) share one fsync of their folder, after every name is in place.
 - S3 (django-storages S3Storage): a PUT, single or multipart, becomes visible only once complete.
   The object carries its sha256 as user metadata; after the PUT a HEAD checks the size and it.
 
@@ -49,28 +52,63 @@ class StorageUnavailable(StorageError):
     """Any other failure to write or check an object."""
 
 
-def store_verified(*, key: str, body: IO[bytes], size: int, sha256: str) -> bool:
+@dataclass(frozen=True)
+class StoredObject:
+    """What one key must hold: `body`, `size` bytes with this sha256. `path`, when set, is a
+    local file holding exactly those bytes, written by this process and hashed as it was
+    written (an upload's temporary file): local storage may link it into place instead of
+    copying it, so nothing may write to it afterwards."""
+
+    key: str
+    body: IO[bytes]
+    size: int
+    sha256: str
+    path: str | None = None
+
+
+def store_verified(
+    *, key: str, body: IO[bytes], size: int, sha256: str, path: str | None = None
+) -> bool:
     """Make `key` hold exactly `body` (`size` bytes with this sha256).
 
     Returns True if this call wrote the object, False if a sound one was already there (so a
     caller that fails later removes only what it wrote).
     """
+    obj = StoredObject(key=key, body=body, size=size, sha256=sha256, path=path)
+    return bool(store_all_verified([obj]))
+
+
+def store_all_verified(objects: list[StoredObject]) -> list[str]:
+    """Store each object as `store_verified` does; returns the keys this call wrote. On a
+    failure the objects it already wrote are deleted again before the error is raised."""
     storage = storages["default"]
+    written: list[str] = []
     try:
         if isinstance(storage, FileSystemStorage):
-            return _store_local(storage, key=key, body=body, size=size, sha256=sha256)
-        # The settings allow only these two: local files, or S3Storage on any S3 endpoint.
-        return _store_s3(storage, key=key, body=body, size=size, sha256=sha256)
-    except StorageError:
+            _store_all_local(storage, objects, written=written)
+        else:
+            # The settings allow only these two: local files, or S3Storage on any S3 endpoint.
+            for obj in objects:
+                if _store_s3(storage, key=obj.key, body=obj.body, size=obj.size, sha256=obj.sha256):
+                    written.append(obj.key)
+    except BaseException as exc:
+        for key in written:
+            with contextlib.suppress(Exception):
+                storage.delete(key)
+        if isinstance(exc, StorageError):
+            raise
+        if isinstance(exc, OSError):
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"no space left to store {_keys(objects)}") from exc
+            raise StorageUnavailable(f"could not store {_keys(objects)}: {exc}") from exc
+        if isinstance(exc, Exception) and _is_boto_error(exc):
+            raise StorageUnavailable(f"could not store {_keys(objects)}: {exc}") from exc
         raise
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StorageFull(f"no space left to store {key}") from exc
-        raise StorageUnavailable(f"could not store {key}: {exc}") from exc
-    except Exception as exc:
-        if _is_boto_error(exc):
-            raise StorageUnavailable(f"could not store {key}: {exc}") from exc
-        raise
+    return written
+
+
+def _keys(objects: list[StoredObject]) -> str:
+    return ", ".join(obj.key for obj in objects)
 
 
 def is_stored(*, key: str, size: int, sha256: str, storage: Storage | None = None) -> bool:
@@ -85,27 +123,46 @@ def is_stored(*, key: str, size: int, sha256: str, storage: Storage | None = Non
 # --- Local files ----------------------------------------------------------------------------
 
 
-def _store_local(
-    storage: FileSystemStorage, *, key: str, body: IO[bytes], size: int, sha256: str
-) -> bool:
+def _store_all_local(
+    storage: FileSystemStorage, objects: list[StoredObject], *, written: list[str]
+) -> None:
+    """Each object in turn (`_store_local`), then one fsync of each folder that gained a name:
+    only then are the new names durable, and only then does this return."""
+    directories: list[str] = []
+    for obj in objects:
+        directory = _store_local(storage, obj)
+        if directory is not None:
+            written.append(obj.key)
+            if directory not in directories:
+                directories.append(directory)
+    for directory in directories:
+        _fsync_directory(directory)
+
+
+def _store_local(storage: FileSystemStorage, obj: StoredObject) -> str | None:
     """1. Re-use a sound object at the key.
-    2. Write a temporary file in the key's folder through the storage (`xb`: never someone
-       else's), hashing what is written, and fsync it.
+    2. Make the bytes durable under a temporary name: the caller's own file (`obj.path`), or
+       else a temporary file written in the key's folder through the storage (`xb`: never
+       someone else's), hashing what is written; fsync it.
     3. Link it to the key; if a concurrent writer linked first, keep theirs when it is sound,
-       else replace it. The temporary name goes in every case.
+       else replace it. A temporary name of ours goes in every case.
+    Returns the folder whose entry changed (to be fsynced), or None if nothing was written.
     """
+    key, size, sha256 = obj.key, obj.size, obj.sha256
     final = storage.path(key)
     if _local_matches(final, size=size, sha256=sha256):
-        return False
+        return None
     directory = os.path.dirname(final)
     _make_directory(storage, directory)
+    if obj.path is not None and (linked := _link_local(storage, obj, final=final)) is not None:
+        return directory if linked else None
     temp_key = posixpath.join(posixpath.dirname(key), f".tmp-{secrets.token_hex(8)}")
     temp = storage.path(temp_key)
     try:
         written, digest = 0, hashlib.sha256()
         with storage.open(temp_key, "xb") as handle:
-            body.seek(0)
-            while chunk := body.read(CHUNK):
+            obj.body.seek(0)
+            while chunk := obj.body.read(CHUNK):
                 handle.write(chunk)
                 written += len(chunk)
                 digest.update(chunk)
@@ -118,17 +175,61 @@ def _store_local(
             )
         if storage.file_permissions_mode is not None:
             os.chmod(temp, storage.file_permissions_mode)
-        try:
-            os.link(temp, final)
-        except FileExistsError:
-            if _local_matches(final, size=size, sha256=sha256):
-                return False
-            os.replace(temp, final)
-        _fsync_directory(directory)
-        return True
+        return directory if _put_in_place(temp, final, size=size, sha256=sha256) else None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+
+
+def _link_local(storage: FileSystemStorage, obj: StoredObject, *, final: str) -> bool | None:
+    """Put the caller's file (`obj.path`) at `final` without copying it: fsync it, give it the
+    storage's permissions, link it. True if linked, False if a concurrent writer's sound
+    object is there already, None if it cannot be linked there (another filesystem), so the
+    caller copies it instead."""
+    fd = os.open(obj.path, os.O_RDONLY)
+    try:
+        actual = os.fstat(fd).st_size
+        if actual != obj.size:
+            raise StorageUnavailable(
+                f"the bytes for {obj.key} changed while being stored ({actual} bytes)"
+            )
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # Linked, the file is the stored object itself: its mode is the object's.
+    mode = storage.file_permissions_mode
+    os.chmod(obj.path, 0o644 if mode is None else mode)
+    try:
+        os.link(obj.path, final)
+        return True
+    except FileExistsError:
+        if _local_matches(final, size=obj.size, sha256=obj.sha256):
+            return False
+    except OSError as exc:
+        if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            return None
+        raise
+    # A wrong object is at the key: replace it whole, through a second name of our file.
+    temp = os.path.join(os.path.dirname(final), f".tmp-{secrets.token_hex(8)}")
+    os.link(obj.path, temp)
+    try:
+        os.replace(temp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+    return True
+
+
+def _put_in_place(temp: str, final: str, *, size: int, sha256: str) -> bool:
+    """Give the complete, fsynced file at `temp` the name `final`; False if a concurrent
+    writer's sound object is there already (theirs is kept)."""
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        if _local_matches(final, size=size, sha256=sha256):
+            return False
+        os.replace(temp, final)
+    return True
 
 
 def _local_matches(path: str, *, size: int, sha256: str) -> bool:
