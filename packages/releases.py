@@ -46,11 +46,19 @@ def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
     return project
 
 
-def find_release(*, project: Project, version: str) -> Release | None:
+def find_release(*, project: Project, version: str, fields: tuple[str, ...] = ()) -> Release | None:
+    """The project's release of `version` (in any spelling PEP 440 equates), with only
+    `fields` loaded when given (the rest load on access), and its project set to `project`."""
     canonical = lookup_version(version)
     if canonical is None:
         return None
-    return Release.objects.filter(project=project, canonical_version=canonical).first()
+    releases = Release.objects.filter(project=project, canonical_version=canonical)
+    if fields:
+        releases = releases.only(*fields)
+    release = releases.first()
+    if release is not None:
+        release.project = project
+    return release
 
 
 def canonical_version(version: str) -> str:

@@ -378,7 +378,11 @@ def _insert_rows(
             reason="filename-reused",
         )
 
-    release = find_release(project=project, version=form.version)
+    # What the upload uses of an existing release: its 40-odd columns cost more to select
+    # than the lookup itself.
+    release = find_release(
+        project=project, version=form.version, fields=("id", "project_id", "version")
+    )
     if release is None:
         release = create_release(
             project=project,
