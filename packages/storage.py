@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import posixpath
 import secrets
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
@@ -126,37 +128,72 @@ def is_stored(*, key: str, size: int, sha256: str, storage: Storage | None = Non
 def _store_all_local(
     storage: FileSystemStorage, objects: list[StoredObject], *, written: list[str]
 ) -> None:
-    """Each object in turn (`_store_local`), then one fsync of each folder that gained a name:
-    only then are the new names durable, and only then does this return."""
-    directories: list[str] = []
-    for obj in objects:
-        directory = _store_local(storage, obj)
-        if directory is not None:
-            written.append(obj.key)
-            if directory not in directories:
-                directories.append(directory)
-    for directory in directories:
-        _fsync_directory(directory)
-
-
-def _store_local(storage: FileSystemStorage, obj: StoredObject) -> str | None:
-    """1. Re-use a sound object at the key.
-    2. Make the bytes durable under a temporary name: the caller's own file (`obj.path`), or
-       else a temporary file written in the key's folder through the storage (`xb`: never
-       someone else's), hashing what is written; fsync it.
-    3. Link it to the key; if a concurrent writer linked first, keep theirs when it is sound,
-       else replace it. A temporary name of ours goes in every case.
-    Returns the folder whose entry changed (to be fsynced), or None if nothing was written.
+    """1. For each object whose key does not already hold a sound one, the bytes under a
+       temporary name: the caller's own file (`obj.path`, on the same filesystem), or else a
+       temporary file written in the key's folder through the storage (`xb`: never someone
+       else's), hashing what is written.
+    2. fsync those files, concurrently: each fsync waits for a journal commit, and issued
+       together they share one (a wheel and its metadata stored in a third of the time).
+    3. Link each to its key; if a concurrent writer linked first, keep theirs when it is
+       sound, else replace it.
+    4. fsync each folder that gained a name, once: only then are the new names durable, and
+       only then does this return. Temporary names of ours go in every case.
     """
-    key, size, sha256 = obj.key, obj.size, obj.sha256
-    final = storage.path(key)
-    if _local_matches(final, size=size, sha256=sha256):
+    prepared: list[_Prepared] = []
+    try:
+        for obj in objects:
+            if (item := _prepare_local(storage, obj)) is not None:
+                prepared.append(item)
+        _fsync_files([item.source for item in prepared])
+        directories: list[str] = []
+        for item in prepared:
+            if _put_in_place(storage, item):
+                written.append(item.obj.key)
+                if item.directory not in directories:
+                    directories.append(item.directory)
+        for directory in directories:
+            _fsync_directory(directory)
+    finally:
+        for item in prepared:
+            if item.source != item.obj.path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(item.source)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    obj: StoredObject
+    final: str
+    directory: str
+    source: str  # The complete file to fsync and link: the caller's, or our temporary one.
+
+
+def _prepare_local(storage: FileSystemStorage, obj: StoredObject) -> _Prepared | None:
+    final = storage.path(obj.key)
+    if _local_matches(final, size=obj.size, sha256=obj.sha256):
         return None
     directory = os.path.dirname(final)
     _make_directory(storage, directory)
-    if obj.path is not None and (linked := _link_local(storage, obj, final=final)) is not None:
-        return directory if linked else None
-    temp_key = posixpath.join(posixpath.dirname(key), f".tmp-{secrets.token_hex(8)}")
+    if obj.path is not None:
+        stat = os.stat(obj.path)
+        if stat.st_size != obj.size:
+            raise StorageUnavailable(
+                f"the bytes for {obj.key} changed while being stored ({stat.st_size} bytes)"
+            )
+        if stat.st_dev == os.stat(directory).st_dev:
+            # Linked, the file is the stored object itself: its mode is the object's.
+            mode = storage.file_permissions_mode
+            os.chmod(obj.path, 0o644 if mode is None else mode)
+            return _Prepared(obj=obj, final=final, directory=directory, source=obj.path)
+    return _Prepared(
+        obj=obj, final=final, directory=directory, source=_write_temporary(storage, obj)
+    )
+
+
+def _write_temporary(storage: FileSystemStorage, obj: StoredObject) -> str:
+    """A copy of `obj.body` in a new temporary file in its key's folder, checked against the
+    size and sha256 it must have; the caller fsyncs it and removes its name."""
+    temp_key = posixpath.join(posixpath.dirname(obj.key), f".tmp-{secrets.token_hex(8)}")
     temp = storage.path(temp_key)
     try:
         written, digest = 0, hashlib.sha256()
@@ -166,69 +203,75 @@ def _store_local(storage: FileSystemStorage, obj: StoredObject) -> str | None:
                 handle.write(chunk)
                 written += len(chunk)
                 digest.update(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if (written, digest.hexdigest()) != (size, sha256):
+        if (written, digest.hexdigest()) != (obj.size, obj.sha256):
             raise StorageUnavailable(
-                f"the bytes for {key} changed while being stored "
+                f"the bytes for {obj.key} changed while being stored "
                 f"({written} bytes, sha256 {digest.hexdigest()})"
             )
         if storage.file_permissions_mode is not None:
             os.chmod(temp, storage.file_permissions_mode)
-        return directory if _put_in_place(temp, final, size=size, sha256=sha256) else None
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+        raise
+    return temp
 
 
-def _link_local(storage: FileSystemStorage, obj: StoredObject, *, final: str) -> bool | None:
-    """Put the caller's file (`obj.path`) at `final` without copying it: fsync it, give it the
-    storage's permissions, link it. True if linked, False if a concurrent writer's sound
-    object is there already, None if it cannot be linked there (another filesystem), so the
-    caller copies it instead."""
-    fd = os.open(obj.path, os.O_RDONLY)
+def _fsync_files(paths: list[str]) -> None:
+    """fsync every file, all at once (the first in this thread); the first error is raised."""
+    if not paths:
+        return
+    others = [_fsync_pool().submit(_fsync_file, path) for path in paths[1:]]
     try:
-        actual = os.fstat(fd).st_size
-        if actual != obj.size:
-            raise StorageUnavailable(
-                f"the bytes for {obj.key} changed while being stored ({actual} bytes)"
-            )
+        _fsync_file(paths[0])
+    finally:
+        for future in others:
+            future.result()
+
+
+@functools.cache
+def _fsync_pool() -> ThreadPoolExecutor:
+    # Created in the process that uses it (a gunicorn worker, after the fork).
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync")
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    # Linked, the file is the stored object itself: its mode is the object's.
-    mode = storage.file_permissions_mode
-    os.chmod(obj.path, 0o644 if mode is None else mode)
+
+
+def _put_in_place(storage: FileSystemStorage, item: _Prepared) -> bool:
+    """Give the complete, fsynced `item.source` the key's name; False if a concurrent writer's
+    sound object is there already (theirs is kept). A caller's file that cannot be linked
+    there after all is copied, as one on another filesystem is."""
+    obj, final = item.obj, item.final
     try:
-        os.link(obj.path, final)
+        os.link(item.source, final)
         return True
     except FileExistsError:
         if _local_matches(final, size=obj.size, sha256=obj.sha256):
             return False
     except OSError as exc:
-        if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-            return None
-        raise
-    # A wrong object is at the key: replace it whole, through a second name of our file.
-    temp = os.path.join(os.path.dirname(final), f".tmp-{secrets.token_hex(8)}")
-    os.link(obj.path, temp)
+        if item.source != obj.path or exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        copy = _write_temporary(storage, obj)
+        try:
+            _fsync_file(copy)
+            return _put_in_place(storage, _Prepared(obj, final, item.directory, source=copy))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(copy)
+    # A wrong object is at the key: replace it whole, through a second name of the file.
+    temp = os.path.join(item.directory, f".tmp-{secrets.token_hex(8)}")
+    os.link(item.source, temp)
     try:
         os.replace(temp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-    return True
-
-
-def _put_in_place(temp: str, final: str, *, size: int, sha256: str) -> bool:
-    """Give the complete, fsynced file at `temp` the name `final`; False if a concurrent
-    writer's sound object is there already (theirs is kept)."""
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        if _local_matches(final, size=size, sha256=sha256):
-            return False
-        os.replace(temp, final)
     return True
 
 
