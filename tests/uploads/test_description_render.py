@@ -28,8 +28,9 @@ def rst_renders(monkeypatch) -> list[str]:
 
 
 def test_check_and_render_job_render_a_description_once(
-    client, django_capture_on_commit_callbacks, rst_renders
+    client, django_capture_on_commit_callbacks, rst_renders, settings
 ):
+    settings.REDIS_URL = ""  # The embedded default: the job runs inline after the commit.
     token = make_token(make_user("alice"))
     text = README.format(version="1.0")
     upload = wheel_upload("demo", "1.0", fields={"description": text})
