@@ -215,7 +215,16 @@ class ApiTokenAdmin(ScaledAdmin):
     search_help_text = (
         "A token's identifier (between the prefix and the dot) or a username's start."
     )
-    fields = ("identifier", "user", "description", "scope", "created", "last_used", "expires")
+    fields = (
+        "identifier",
+        "user",
+        "description",
+        "scope",
+        "read_only",
+        "created",
+        "last_used",
+        "expires",
+    )
     readonly_fields = fields
 
     def get_search_results(

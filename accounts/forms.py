@@ -140,6 +140,11 @@ class ApiTokenForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Optional: the token stops working at the end of this day (UTC).",
     )
+    read_only = forms.BooleanField(
+        required=False,
+        label="Read only",
+        help_text="For installers and CI that download private projects: it cannot upload.",
+    )
 
     def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
         super().__init__(*args, **kwargs)

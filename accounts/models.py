@@ -26,6 +26,8 @@ class ApiToken(models.Model):
     secret_hash = models.CharField(max_length=64, editable=False)
     description = models.CharField(max_length=200, blank=True)
     scoped = models.BooleanField(default=False, editable=False)
+    # A read token downloads (private projects included) but never uploads; set at creation.
+    read_only = models.BooleanField(default=False, editable=False)
     projects = models.ManyToManyField("packages.Project", blank=True, related_name="api_tokens")
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
@@ -40,11 +42,13 @@ class ApiToken(models.Model):
 
     @property
     def scope_description(self) -> str:
-        """What the token may upload to, as the token page and admin show it."""
+        """What the token may upload to (or read, for a read token), as the token page and
+        admin show it."""
+        kind = "Read only: " if self.read_only else ""
         if not self.scoped:
-            return "All projects"
+            return f"{kind}All projects"
         names = [project.name for project in self.projects.all()]
-        return ", ".join(names) or "No project (its projects were deleted)"
+        return kind + (", ".join(names) or "No project (its projects were deleted)")
 
 
 class Account(models.Model):

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.events import record_user_event
-from accounts.freezing import is_frozen
 from accounts.models import ApiToken, UserEvent
 
 # A token's history notes its use at most this often, so busy CI tokens don't flood it.
@@ -45,6 +45,7 @@ def create_api_token(
     projects: Iterable = (),
     description: str = "",
     expires=None,
+    read_only: bool = False,
 ) -> IssuedToken:
     identifier = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -52,6 +53,7 @@ def create_api_token(
     token = ApiToken.objects.create(
         user=user,
         scoped=bool(projects),
+        read_only=read_only,
         identifier=identifier,
         secret_hash=_hash_secret(secret),
         description=description,
@@ -71,10 +73,17 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     # No identifier has a NUL byte, and PostgreSQL would refuse one in the query (a 500).
     if not identifier or not secret or "\x00" in identifier:
         return None
-    token = ApiToken.objects.select_related("user").filter(identifier=identifier).first()
+    # One query: installers send the token with every read, so the user's frozen flag comes
+    # along (LEFT JOIN on the optional Account row).
+    token = (
+        ApiToken.objects.select_related("user")
+        .annotate(user_frozen=F("user__account__is_frozen"))
+        .filter(identifier=identifier)
+        .first()
+    )
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
         return None
-    if token.is_expired or not token.user.is_active or is_frozen(token.user):
+    if token.is_expired or not token.user.is_active or token.user_frozen:
         return None
     return token
 
@@ -106,6 +115,7 @@ def issue_api_token(
     description: str = "",
     expires: datetime | None = None,
     ip_address: str | None = None,
+    read_only: bool = False,
 ) -> IssuedToken:
     """A token made on the website: only for projects the user has a role on, and noted in
     their history. The plain text is returned once and never stored."""
@@ -116,7 +126,11 @@ def issue_api_token(
     if expires is not None and expires <= timezone.now():
         raise TokenError("The expiry date must be in the future.")
     issued = create_api_token(
-        user=user, projects=projects, description=description, expires=expires
+        user=user,
+        projects=projects,
+        description=description,
+        expires=expires,
+        read_only=read_only,
     )
     record_user_event(
         user=user,
@@ -126,6 +140,7 @@ def issue_api_token(
         description=description,
         projects=[p.name for p in projects],
         expires=expires.isoformat() if expires else None,
+        read_only=read_only,
     )
     return issued
 

@@ -29,6 +29,7 @@ from backups.layout import (
     Table,
     columns,
     dump_row,
+    is_mirrored,
     is_user_reference,
     object_keys,
     object_path,
@@ -196,12 +197,14 @@ def permission_ids() -> dict[str, int]:
 def _copy_objects(directory: Path, *, write: ProgressWrite, every: int) -> dict[str, int]:
     storage = storages["default"]
     files = File.all_objects.order_by("pk").values(
-        "path", "size", "sha256_digest", "metadata_sha256"
+        "path", "size", "sha256_digest", "metadata_sha256", "upstream_url"
     )
     progress = Progress(write, "files", total=files.count(), every=every)
     count = total = 0
     for row in files.iterator(chunk_size=2000):
         for key, sha256, size in object_keys(row):
+            if is_mirrored(row) and not storage.exists(key):
+                continue  # an upstream file never downloaded: fetched again when asked for
             total += _copy_object(storage, key=key, to=object_path(directory, key), sha256=sha256)
             count += 1
             if size is not None and os.path.getsize(object_path(directory, key)) != size:

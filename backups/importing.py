@@ -41,6 +41,7 @@ from backups.layout import (
     Table,
     columns,
     dump_row,
+    is_mirrored,
     is_user_reference,
     object_keys,
     object_path,
@@ -216,6 +217,8 @@ def _objects(directory: Path) -> Iterator[tuple[str, str, int]]:
     for row in read_rows(directory, _table("files")):
         for key, sha256, size in object_keys(row):
             path = object_path(directory, key)
+            if is_mirrored(row) and not os.path.exists(path):
+                continue  # never downloaded from the upstream (see layout.is_mirrored)
             try:
                 actual = os.path.getsize(path)
             except OSError as exc:

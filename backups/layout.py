@@ -15,7 +15,9 @@ Tables, in the order they are imported: groups, users, accounts, emails, recover
 user_events, organizations, organization_roles, organization_invitations, organization_events,
 teams, team_members, projects, releases, files, yank_changes, file_provenance, filename_registry,
 roles, role_invitations, team_project_roles, journal, project_events, prohibited_names,
-admin_flags, webhook_subscriptions, webhook_deliveries, api_tokens.
+admin_flags, webhook_subscriptions, webhook_deliveries, oidc_issuers, trusted_publishers,
+pending_publishers, publisher_tokens, release_age_exemptions, upstream_projects,
+allowed_local_names, api_tokens.
 
 A row has one key per column, named after the model field (`project`, not `project_id`).
 Datetimes are ISO 8601 with microseconds and an offset. A reference to a user is its username,
@@ -64,11 +66,14 @@ from packages.models import (
     Project,
     ProjectEvent,
     Release,
+    ReleaseAgeExemption,
     Role,
     RoleInvitation,
     TeamProjectRole,
     YankChange,
 )
+from proxy.models import AllowedLocalName, UpstreamProject
+from trusted_publishing.models import OidcIssuer, PendingPublisher, PublisherToken, TrustedPublisher
 from webhooks.models import Delivery, Subscription
 
 FORMAT = "package-index-export"
@@ -125,6 +130,14 @@ def tables() -> list[Table]:
         Table("admin_flags", AdminFlag, keeps_ids=True),
         Table("webhook_subscriptions", Subscription, keeps_ids=True),
         Table("webhook_deliveries", Delivery, keeps_ids=True),
+        Table("oidc_issuers", OidcIssuer, keeps_ids=True),
+        Table("trusted_publishers", TrustedPublisher, keeps_ids=True),
+        Table("pending_publishers", PendingPublisher, keeps_ids=True),
+        # Names its token by identifier, which survives the tokens' new ids.
+        Table("publisher_tokens", PublisherToken, keeps_ids=True),
+        Table("release_age_exemptions", ReleaseAgeExemption, keeps_ids=True),
+        Table("upstream_projects", UpstreamProject, keeps_ids=True),
+        Table("allowed_local_names", AllowedLocalName, keeps_ids=True),
         # After projects: a token's scope names them.
         Table("api_tokens", ApiToken, keeps_ids=False),
     ]
@@ -212,6 +225,12 @@ def object_keys(file_row: dict[str, object]) -> list[tuple[str, str, int | None]
     if file_row.get("metadata_sha256"):
         objects.append((f"{key}.metadata", str(file_row["metadata_sha256"]), None))
     return objects
+
+
+def is_mirrored(file_row: dict[str, object]) -> bool:
+    """A file of an upstream project (proxy/): its objects are in the export only when they
+    were cached; the others are fetched from the upstream again on first download."""
+    return bool(file_row.get("upstream_url"))
 
 
 ProgressWrite = Callable[[str], None]

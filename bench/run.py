@@ -26,9 +26,11 @@ from bench.report import (  # noqa: E402
     machine_facts,
     summarize_pip,
     summarize_reads,
+    summarize_uploads,
     write_report,
 )
 from bench.servers import (  # noqa: E402
+    POSTGRES,
     Servers,
     ensure_pypiserver,
     ensure_wrk,
@@ -67,6 +69,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--files", type=int, default=2000, help="wheels uploaded into the big project"
     )
     parser.add_argument("--upload-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--upload-rounds",
+        type=int,
+        default=3,
+        help="upload runs, each into freshly started servers with empty data (the table "
+        "shows medians; the reads use the last round's servers)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        metavar="URL",
+        help="also measure uploads on this index with PostgreSQL and Redis (the production "
+        "configuration): a database of the benchmark's own, dropped and created again each "
+        "round (its name must contain 'bench')",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        metavar="URL",
+        help="the Redis database for --database-url (emptied each round)",
+    )
+    parser.add_argument(
+        "--only-uploads", action="store_true", help="measure uploads only (no reads, no pip)"
+    )
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk warm-up per URL")
     parser.add_argument(
@@ -127,6 +153,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.wait_quiet = 0
+        args.upload_rounds = 1
         args.files = min(args.files, 100)
         args.duration = min(args.duration, 2)
         args.warmup = min(args.warmup, 1)
@@ -137,7 +164,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.connections = [int(c) for c in str(args.connections).split(",") if c.strip()]
     if args.files < 2:
         parser.error("--files must be at least 2")
+    if args.upload_rounds < 1:
+        parser.error("--upload-rounds must be at least 1")
+    if bool(args.database_url) != bool(args.redis_url):
+        parser.error("--database-url and --redis-url go together")
     return args
+
+
+def start_targets(servers: Servers, *, args: argparse.Namespace, venv: Path, src: Path) -> list:
+    """This index embedded, on PostgreSQL (with --database-url), and pypiserver, all fresh."""
+    targets = [start_index(servers, workers=args.workers, threads=args.threads, src=src)]
+    if args.database_url:
+        targets.append(
+            start_index(
+                servers,
+                workers=args.workers,
+                threads=args.threads,
+                src=src,
+                database_url=args.database_url,
+                redis_url=args.redis_url,
+            )
+        )
+    targets.append(
+        start_pypiserver(servers, venv=venv, workers=args.workers, backend=args.pypiserver_backend)
+    )
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,36 +243,45 @@ def main(argv: list[str] | None = None) -> int:
         "wheel_bytes": len(big_wheels[0].content),
         "source": source["description"],
     }
+    page_sizes: dict = {}
     try:
-        index = start_index(servers, workers=args.workers, threads=args.threads, src=src)
-        pps = start_pypiserver(
-            servers, venv=venv, workers=args.workers, backend=args.pypiserver_backend
-        )
-        targets = [index, pps]
-        meter = CpuMeter({t.label: t.pgid for t in targets})
-        if args.wait_quiet > 0:
-            share = wait_for_quiet(max_wait=args.wait_quiet, threshold=args.quiet_below)
-            log(f"machine is {share:.0%} busy before measuring")
-        results["upload"] = measure_uploads(
-            targets,
-            meter=meter,
-            one_wheel=one_wheel,
-            big_wheels=big_wheels,
-            concurrency=args.upload_concurrency,
-        )
-        page_sizes = check_pages(targets, files=args.files)
-        raw = measure_reads(
-            targets,
-            wrk=wrk,
-            meter=meter,
-            connections=args.connections,
-            seconds=args.duration,
-            warmup=args.warmup,
-            repeat=args.repeat,
-        )
-        results["reads"] = summarize_reads(raw)
-        times = measure_pip(targets, files=args.files, runs=args.pip_runs, python=str(python))
-        results["pip"] = summarize_pip(times)
+        rounds = []
+        for number in range(1, args.upload_rounds + 1):
+            # Every round starts from empty servers: pypiserver slows as its folder fills, and
+            # a repeat must measure the same thing.
+            servers.stop_all()
+            targets = start_targets(servers, args=args, venv=venv, src=src)
+            meter = CpuMeter({t.label: t.pgid for t in targets})
+            if args.wait_quiet > 0:
+                share = wait_for_quiet(max_wait=args.wait_quiet, threshold=args.quiet_below)
+                log(f"machine is {share:.0%} busy before measuring")
+            log(f"upload round {number} of {args.upload_rounds}")
+            rounds.append(
+                measure_uploads(
+                    targets,
+                    meter=meter,
+                    one_wheel=one_wheel,
+                    big_wheels=big_wheels,
+                    concurrency=args.upload_concurrency,
+                )
+            )
+        results["upload"] = summarize_uploads(rounds)
+        readers = [t for t in targets if t.label != POSTGRES]
+        results["reads"], results["pip"] = {}, {}
+        if not args.only_uploads:
+            page_sizes = check_pages(readers, files=args.files)
+            raw = measure_reads(
+                readers,
+                wrk=wrk,
+                meter=meter,
+                connections=args.connections,
+                seconds=args.duration,
+                warmup=args.warmup,
+                repeat=args.repeat,
+            )
+            results["reads"] = summarize_reads(raw)
+            times = measure_pip(readers, files=args.files, runs=args.pip_runs, python=str(python))
+            results["pip"] = summarize_pip(times)
     except KeyboardInterrupt:
         log("interrupted")
         return 130

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import requests
 
@@ -112,6 +113,8 @@ def clean_env(**extra: str) -> dict:
         "WEB_THREADS",
         "VIRTUAL_ENV",
         "PYTHONPATH",
+        "UPSTREAM_INDEX_URL",
+        "MIN_RELEASE_AGE",
     }
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith(drop_prefixes)}
     env.update(extra)
@@ -218,17 +221,80 @@ def prepare_source(rev: str | None) -> tuple[Path, dict]:
     return src, {"commit": commit, "description": f"commit {commit[:12]} via `git archive {rev}`"}
 
 
-def start_index(servers: Servers, *, workers: int, threads: int, src: Path) -> Target:
-    """Migrate a fresh embedded DATA_DIR, make a superuser and an API token, start gunicorn."""
-    data_dir = RUN / "index-data"
+EMBEDDED = "this index"
+POSTGRES = "this index (PostgreSQL)"
+
+
+def reset_postgres(database_url: str, redis_url: str) -> None:
+    """Drop and create the bench's own PostgreSQL database, and empty its Redis database: each
+    round starts from nothing, as the embedded one does with a fresh DATA_DIR."""
+    import psycopg2
+    from psycopg2 import sql
+
+    parsed = urlparse(database_url)
+    name = unquote(parsed.path.lstrip("/"))
+    if "bench" not in name:
+        raise SystemExit(
+            f"--database-url must name a database of the benchmark's own (with 'bench' in its "
+            f"name): it is dropped and created again; got {name!r}"
+        )
+    conn = psycopg2.connect(
+        host=parsed.hostname or "",
+        port=parsed.port or 5432,
+        user=unquote(parsed.username or ""),
+        password=unquote(parsed.password or ""),
+        dbname="postgres",
+    )
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def start_index(
+    servers: Servers,
+    *,
+    workers: int,
+    threads: int,
+    src: Path,
+    data_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    database_url: str = "",
+    redis_url: str = "",
+) -> Target:
+    """Migrate a fresh DATA_DIR (and database, with `database_url`), make a superuser and an API
+    token, start gunicorn. Without `database_url` this is the embedded default."""
+    label = POSTGRES if database_url else EMBEDDED
+    data_dir = data_dir or RUN / ("index-pg-data" if database_url else "index-data")
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
     port = free_port()
     python = str(index_python())
+    production = {}
+    if database_url:
+        production = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "bench-only-secret-key",
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            # The bench's own Redis database: its queue and cache keys are its own.
+            "CACHE_KEY_PREFIX": "bench",
+        }
+        reset_postgres(database_url, redis_url)
     env = clean_env(
         DATA_DIR=str(data_dir),
         PORT=str(port),
         WEB_CONCURRENCY=str(workers),
         WEB_THREADS=str(threads),
         DJANGO_SUPERUSER_PASSWORD="bench-password",
+        **production,
+        **(extra_env or {}),
     )
     log("this index: migrate a fresh DATA_DIR, create user and token")
     run([python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=src)
@@ -255,16 +321,17 @@ def start_index(servers: Servers, *, workers: int, threads: int, src: Path) -> T
         .splitlines()[-1]
     )
     gunicorn = str(Path(python).parent / "gunicorn")
+    name = "index-pg" if database_url else "index"
     proc = servers.start(
-        "index",
+        name,
         [gunicorn, "-c", "pypi_site/gunicorn.py", "--no-control-socket", "pypi_site.wsgi"],
         env=env,
         cwd=src,
     )
     base = f"http://127.0.0.1:{port}"
-    wait_ready("index", f"{base}/simple/", proc)
+    wait_ready(name, f"{base}/simple/", proc)
     return Target(
-        "this index",
+        label,
         base,
         f"{base}/legacy/",
         ("__token__", token),
@@ -293,6 +360,8 @@ control_socket_disable = True
 
 def start_pypiserver(servers: Servers, *, venv: Path, workers: int, backend: str) -> Target:
     home = RUN / "pypiserver"
+    if home.exists():
+        shutil.rmtree(home)
     packages = home / "packages"
     packages.mkdir(parents=True)
     port = free_port()

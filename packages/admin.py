@@ -155,7 +155,7 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "created",
         "last_serial",
     )
-    list_filter = ("lifecycle_status",)
+    list_filter = ("lifecycle_status", "is_private")
     search_fields = ("normalized_name",)
     search_help_text = "A name in any spelling: matches names containing it, and look-alikes."
     fields = (
@@ -164,6 +164,7 @@ class ProjectAdmin(RemovePermissionMixin, ScaledAdmin):
         "ultranormalized_name",
         "organization",
         "status",
+        "is_private",
         "lifecycle_status_note",
         "quarantine_notice",
         "quarantine_reason",

@@ -32,12 +32,26 @@ def _organization_name(project: Project) -> str | None:
 
 
 def render_project_json(
-    project: Project, *, version: str | None, base_url: str, files_url: str
+    project: Project,
+    *,
+    version: str | None,
+    base_url: str,
+    files_url: str,
+    hidden: frozenset[int] = frozenset(),
 ) -> bytes:
     """Four queries whatever the size of the project: releases, files, roles (the project was
-    already loaded by the caller); a fifth for the name of the organization that owns it."""
+    already loaded by the caller); a fifth for the name of the organization that owns it. Files
+    in `hidden` (permissions.hidden_file_ids) are left out, and so is a release all of whose
+    files are."""
     releases = list(Release.objects.filter(project=project).order_by("sort_order"))
-    files = File.objects.filter(release__project=project).order_by("filename")
+    files = list(File.objects.filter(release__project=project).order_by("filename"))
+    if hidden:
+        # A release all of whose files the release-age policy hides is left out too.
+        shown = [file for file in files if file.pk not in hidden]
+        with_shown = {file.release_id for file in shown}
+        held_back = {file.release_id for file in files if file.pk in hidden} - with_shown
+        releases = [release for release in releases if release.pk not in held_back]
+        files = shown
     return project_json(
         project,
         releases=releases,

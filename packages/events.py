@@ -23,6 +23,7 @@ class EventTag:
     ROLE_REMOVE = "project:role:remove"
     ROLE_DECLINE_INVITE = "project:role:decline_invite"
     ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+    VISIBILITY_SET = "project:visibility:set"
     # By owners (packages/lifecycle.py).
     ARCHIVE_ENTER = "project:archive:enter"
     ARCHIVE_EXIT = "project:archive:exit"

@@ -1,4 +1,8 @@
-"""RSS feeds, as PyPI publishes them: newest releases, newest projects, one project's releases."""
+"""RSS feeds, as PyPI publishes them: newest releases, newest projects, one project's releases.
+
+The site-wide feeds list public projects only (feed readers share them); a private project's
+own feed is for those who may see it (packages/permissions.py), marked private.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.feedgenerator import Rss201rev2Feed
 
+from packages import permissions
 from packages.models import Project, Release
 from packages.releases import find_project
+from packages.responses import make_private
 from packages.search import newest_projects, newest_releases
 
 # The lengths PyPI uses.
@@ -92,10 +98,19 @@ class NewestProjectsFeed(Feed):
 class ProjectReleasesFeed(_ReleaseItems, Feed):
     feed_type = _XmlFeed
 
+    def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().__call__(request, *args, **kwargs)
+        project = getattr(request, "feed_project", None)
+        return make_private(response) if project is not None and project.is_private else response
+
     def get_object(self, request: HttpRequest, name: str) -> Project:
         project = find_project(name)
         if project is None or project.is_quarantined:
             raise Http404(f"No project named {name!r}")
+        reader = permissions.reader_of(request)
+        if permissions.see_project_denial(user=reader.user, project=project, token=reader.token):
+            raise Http404(f"No project named {name!r}")
+        request.feed_project = project
         return project
 
     def title(self, obj: Project) -> str:

@@ -21,6 +21,7 @@ from django.http import (
     FileResponse,
     HttpRequest,
     HttpResponse,
+    HttpResponseForbidden,
     HttpResponseNotFound,
     HttpResponseRedirect,
     StreamingHttpResponse,
@@ -31,8 +32,11 @@ from packages.models import File
 from pypi_site import metrics
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-# Members' and staff's view of a quarantined project: for that browser only, never stored.
+# Members' and staff's view of a quarantined or private project: for that reader only, never
+# stored.
 PRIVATE = "private, no-store"
+# The answer depends on who asks (packages/responses.py sends the same for private pages).
+PRIVATE_VARY = "Authorization, Cookie"
 # A missing file may be removed content a cache must drop, or a key still to be uploaded.
 NOT_FOUND = "no-store"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the wheel's METADATA beside it
@@ -59,8 +63,15 @@ def file_by_key(key: str, *, queryset: QuerySet) -> File | None:
         .only(
             "path",
             "metadata_sha256",
+            "filename",
+            "upstream_upload_time",
+            "release__canonical_version",
             "release__project__name",
+            "release__project__normalized_name",
             "release__project__lifecycle_status",
+            "release__project__origin",
+            "release__project__is_private",
+            "release__project__organization",
         )
         .first()
     )
@@ -85,8 +96,11 @@ def serve_stored(
     """Serve `key` of a File the caller found, if the requester may see its project.
     `public_cache` is the Cache-Control of an answer anyone may see."""
     project = file.release.project
-    if project.is_quarantined:
-        if permissions.see_project_denial(user=request.user, project=project) is not None:
+    if (denial := permissions.file_age_denial(project=project, file=file)) is not None:
+        return forbidden(denial.message)
+    if project.is_quarantined or project.is_private:
+        reader = permissions.reader_of(request)
+        if permissions.see_files_denial(user=reader.user, project=project, token=reader.token):
             return not_found()
         cache_control = PRIVATE
     else:
@@ -96,6 +110,8 @@ def serve_stored(
         # Object storage serves bytes and ranges itself; keep app servers out of the data path.
         response = HttpResponseRedirect(storage.url(key))
         response["Cache-Control"] = "public, max-age=300" if cache_control != PRIVATE else PRIVATE
+        if cache_control == PRIVATE:
+            response["Vary"] = PRIVATE_VARY
         return response
     try:
         handle = storage.open(key, "rb")
@@ -129,6 +145,8 @@ def serve_stored(
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = cache_control
+    if cache_control == PRIVATE:
+        response["Vary"] = PRIVATE_VARY
     return response
 
 
@@ -136,6 +154,12 @@ def _count_bytes(key: str, length: int) -> None:
     """Counted when the response is made: a client that hangs up early is counted whole."""
     kind = "metadata" if key.endswith(METADATA_SUFFIX) else "file"
     metrics.FILE_BYTES_SERVED.labels(kind=kind).inc(length)
+
+
+def forbidden(message: str) -> HttpResponse:
+    response = HttpResponseForbidden(message, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = NOT_FOUND
+    return response
 
 
 def not_found() -> HttpResponse:

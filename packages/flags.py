@@ -33,12 +33,20 @@ DEFAULT_BANNERS = {
 
 def enabled_flags(*, fresh: bool = False) -> dict[str, str]:
     """Enabled flag ids mapped to their banner text: from the cache (refreshed every
-    CACHE_SECONDS), or with `fresh` from the database."""
-    flags = None if fresh else cache.get(CACHE_KEY)
+    CACHE_SECONDS), or with `fresh` from the database. A fresh read leaves the cache alone:
+    every upload reads fresh, and rewriting the shared cache (a file write in the embedded
+    default) each time cost more than the query."""
+    if fresh:
+        return _flags_from_database()
+    flags = cache.get(CACHE_KEY)
     if flags is None:
-        flags = dict(AdminFlag.objects.filter(enabled=True).values_list("id", "banner"))
+        flags = _flags_from_database()
         cache.set(CACHE_KEY, flags, CACHE_SECONDS)
     return flags
+
+
+def _flags_from_database() -> dict[str, str]:
+    return dict(AdminFlag.objects.filter(enabled=True).values_list("id", "banner"))
 
 
 def is_enabled(flag: str, *, fresh: bool = False) -> bool:

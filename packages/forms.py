@@ -91,6 +91,10 @@ class ConfirmForm(forms.Form):
         return value
 
 
+class VisibilityForm(forms.Form):
+    visibility = forms.ChoiceField(choices=[("private", "Private"), ("public", "Public")])
+
+
 class TransferForm(forms.Form):
     """Which of the user's organizations should own the project."""
 

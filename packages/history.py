@@ -29,6 +29,7 @@ from django.utils import timezone
 from packages import simple
 from packages.files import file_by_key
 from packages.models import File, Project, Release, YankChange
+from packages.permissions import PUBLIC_SCOPE, ReadScope
 
 # RFC 3339 section 5.6 date-time (with its lower-case and space variants).
 _RFC3339 = re.compile(
@@ -80,7 +81,12 @@ def _alive(moment: datetime, prefix: str = "") -> Q:
 
 
 def _files_at(moment: datetime) -> QuerySet:
-    return File.all_objects.filter(_alive(moment), upload_time__lte=moment)
+    """Files listed at `moment`: a mirrored file counts from the upstream's upload-time (this
+    index may have learnt of it later), a local one from its own."""
+    uploaded = Q(upstream_upload_time__lte=moment) | Q(
+        upstream_upload_time__isnull=True, upload_time__lte=moment
+    )
+    return File.all_objects.filter(_alive(moment)).filter(uploaded)
 
 
 def projects_at(moment: datetime) -> QuerySet:
@@ -92,9 +98,10 @@ def projects_at(moment: datetime) -> QuerySet:
     return Project.all_objects.visible().filter(_alive(moment)).filter(existed)
 
 
-def index_at(moment: datetime) -> list[tuple[str, str, int]]:
-    """The root listing's rows (display name, normalized name, serial), one per name."""
-    rows = projects_at(moment).order_by("normalized_name", "-created")
+def index_at(moment: datetime, *, scope: ReadScope = PUBLIC_SCOPE) -> list[tuple[str, str, int]]:
+    """The root listing's rows (display name, normalized name, serial), one per name, of the
+    projects this reader's scope may see (the live root's rule)."""
+    rows = projects_at(moment).filter(scope.q()).order_by("normalized_name", "-created")
     seen: dict[str, tuple[str, str, int]] = {}
     for name, normalized, serial in rows.values_list("name", "normalized_name", "last_serial"):
         seen.setdefault(normalized, (name, normalized, serial))
@@ -144,13 +151,14 @@ def deleted_file_url(path: str, moment: datetime) -> str:
 
 
 def project_files_at(
-    project: Project, moment: datetime, *, files_url: str
+    project: Project, moment: datetime, *, files_url: str, hidden: frozenset[int] = frozenset()
 ) -> list[simple.SimpleFile]:
     """The simple API's file list at `moment`, in the live list's order. A file deleted since
     links to its as-of URL (the live one answers 404); the others to their live URL."""
     rows = list(
         _files_at(moment)
         .filter(release__project=project)
+        .exclude(pk__in=hidden)
         .order_by("release__sort_order", "filename")
         .values_list(
             "filename",
@@ -203,10 +211,18 @@ def project_files_at(
     ]
 
 
-def releases_at(project: Project, moment: datetime) -> tuple[list[Release], list[File]]:
+def releases_at(
+    project: Project, moment: datetime, *, hidden: frozenset[int] = frozenset()
+) -> tuple[list[Release], list[File]]:
     """The JSON API's releases (PEP 440 order, PEP 592 state at `moment` set on them, not
-    saved) and files at `moment`."""
-    files = list(_files_at(moment).filter(release__project=project).order_by("filename"))
+    saved) and files at `moment`; files in `hidden` (the release-age policy) are left out, and
+    so is a release all of whose files are."""
+    files = list(
+        _files_at(moment)
+        .filter(release__project=project)
+        .exclude(pk__in=hidden)
+        .order_by("filename")
+    )
     with_files = {f.release_id for f in files}
     has_any_file = set(
         File.all_objects.filter(release__project=project).values_list("release_id", flat=True)

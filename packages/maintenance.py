@@ -84,11 +84,14 @@ class FileReport:
 
 
 def verify_file(file: File, *, storage: Storage, hashes: bool = True) -> FileReport:
-    """Check that the distribution and its PEP 658 metadata are stored as recorded."""
+    """Check that the distribution and its PEP 658 metadata are stored as recorded. A file
+    mirrored from upstream (proxy/) is stored only once downloaded: absent is not a problem."""
     report = FileReport(file_id=file.pk, filename=file.filename)
     file_ok = False
+    mirrored = bool(file.upstream_url)
     if not storage.exists(file.path):
-        report.problems.append(f"missing {file.path}")
+        if not mirrored:
+            report.problems.append(f"missing {file.path}")
     else:
         size = storage.size(file.path)
         if size != file.size:
@@ -110,14 +113,15 @@ def verify_file(file: File, *, storage: Storage, hashes: bool = True) -> FileRep
     if file.metadata_sha256:
         key = file.metadata_path
         if not storage.exists(key):
-            report.problems.append(f"missing {key}")
-            report.metadata_fixable = file_ok
+            if not mirrored:
+                report.problems.append(f"missing {key}")
+                report.metadata_fixable = file_ok
         elif hashes:
             with storage.open(key, "rb") as handle:
                 if hashlib.sha256(handle.read()).hexdigest() != file.metadata_sha256:
                     report.problems.append("metadata sha256 mismatch")
                     report.metadata_fixable = file_ok
-    elif file.packagetype == PackageType.WHEEL:
+    elif file.packagetype == PackageType.WHEEL and not mirrored:
         report.problems.append("wheel without PEP 658 metadata")
         report.metadata_fixable = file_ok
     return report

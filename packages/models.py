@@ -19,6 +19,12 @@ class LifecycleStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+class Origin(models.TextChoices):
+    LOCAL = "local", "Local"
+    # Listed by UPSTREAM_INDEX_URL and kept by the proxy app (proxy/): never uploaded to.
+    UPSTREAM = "upstream", "Mirrored from upstream"
+
+
 class ProjectQuerySet(models.QuerySet):
     def visible(self) -> ProjectQuerySet:
         """Projects that the simple index and JSON API list (quarantined ones are hidden)."""
@@ -70,6 +76,9 @@ class Project(models.Model):
     quarantine_reason = models.TextField(
         blank=True, help_text="Staff only: why it was last quarantined"
     )
+    # Private: only its collaborators and staff see it (packages/permissions.py); to everyone
+    # else it does not exist, yet its name stays taken.
+    is_private = models.BooleanField(default=False)
     # PEP 792's optional reason, public: what the owners said when they archived it.
     lifecycle_status_note = models.TextField(
         blank=True, help_text="Shown with the archived status (simple API, project page)"
@@ -87,6 +96,10 @@ class Project(models.Model):
     # same time.
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    origin = models.CharField(
+        max_length=10, choices=Origin.choices, default=Origin.LOCAL, editable=False
+    )
+
     objects = LiveProjectManager()
     all_objects = ProjectQuerySet.as_manager()
 
@@ -101,6 +114,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_upstream(self) -> bool:
+        return self.origin == Origin.UPSTREAM
 
     @property
     def is_quarantined(self) -> bool:
@@ -213,7 +230,8 @@ class File(models.Model):
     size = models.BigIntegerField()
     md5_digest = models.CharField(max_length=32)
     sha256_digest = models.CharField(max_length=64, unique=True)
-    blake2_256_digest = models.CharField(max_length=64, unique=True)
+    # Null for a file mirrored from upstream until its bytes are fetched (upstreams list sha256).
+    blake2_256_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
     packagetype = models.CharField(max_length=20, choices=PackageType.choices)
     python_version = models.CharField(max_length=50)
     comment_text = models.TextField(blank=True)
@@ -230,6 +248,10 @@ class File(models.Model):
     # Set when the file (or its release or project) is deleted by an owner: it leaves the live
     # index at once but keeps its row and bytes for the point-in-time view until purged.
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    # Mirrored files only: where the bytes come from, and the upload-time the upstream listed
+    # (null when it listed none), which the release-age policy counts from.
+    upstream_url = models.TextField(blank=True, editable=False)
+    upstream_upload_time = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = LiveManager()
     all_objects = AllRowsManager()
@@ -434,3 +456,20 @@ class AdminFlag(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class ReleaseAgeExemption(models.Model):
+    """Staff's break-glass for MIN_RELEASE_AGE: an upstream project (empty version: all of its
+    releases) whose young files are served anyway until `expires`."""
+
+    normalized_name = models.CharField(max_length=200, db_index=True)
+    version = models.CharField(max_length=100, blank=True, help_text="Empty: every release")
+    reason = models.TextField()
+    expires = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.normalized_name} {self.version or '(all)'} until {self.expires:%Y-%m-%d}"

@@ -13,6 +13,7 @@ project as soon as its user loses the role.
 | archive, unarchive          | yes   | no         | no         |
 | invite, change, remove roles| yes   | no         | no         |
 | remove (leave) own role     | yes*  | yes        | -          |
+| read a private project      | yes   | yes        | no (404)   |
 | give a team a role          | yes   | no         | no         |
 | move it into an organization| yes** | no         | no         |
 
@@ -23,22 +24,36 @@ A project's Owners and Maintainers are its personal roles plus, for a project an
 owns while that organization is approved and not frozen, the organization's Owners (as Owners)
 and the members of its teams that hold a role on the project (as that role). `_role_and_standing`
 reads all of it in one query, so every question below gets the same answer.
+
+Reading. Who may read at all is `index_read_denial` (INDEX_READ_ACCESS); who may see one
+project is `see_project_denial`; which projects a listing may show is `readable_scope`. All
+three take the reader's user and, when they came with HTTP Basic `__token__`, the token
+(`reader_of(request)`). A private project is for its collaborators, the members of the
+organization that owns it (organizations/membership.py), and staff; a token reads what it may
+upload to, and a scoped one only its projects. The grants are `_private_grants` (listings)
+and `_has_grant` (one project).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
-from accounts.models import ApiToken
+from accounts.freezing import is_frozen
+from accounts.models import Account, ApiToken
+from organizations.membership import is_member_of_id, member_organizations
 from organizations.models import Organization, OrganizationRole, OrganizationRoleName
 from organizations.permissions import owner_denial
-from packages.models import Project, Role, RoleName, TeamProjectRole
+from packages.models import File, Project, ReleaseAgeExemption, Role, RoleName, TeamProjectRole
 
 
 @dataclass(frozen=True)
@@ -136,7 +151,9 @@ def _frozen(user: User) -> Denial:
 def upload_denial(*, user: User, project: Project, token: ApiToken | None = None) -> Denial | None:
     """Owners and Maintainers upload; a project-scoped token only to its own projects; then the
     account must be in standing (PyPI's checks 7 and 8, in that order). An archived project
-    grants nobody upload, with PyPI's message for a missing permission."""
+    grants nobody upload, with PyPI's message for a missing permission. A read token never."""
+    if token is not None and token.read_only:
+        return Denial("Invalid API Token: a read-only token cannot upload.")
     if token is not None and token.scoped and not token.projects.filter(pk=project.pk).exists():
         return Denial(
             f"Invalid API Token: project-scoped token is not valid for project: '{project.name}'"
@@ -169,6 +186,8 @@ def create_project_denial(*, user: User, token: ApiToken | None = None) -> Denia
     (The per-user and per-IP creation limit is uploads' to apply, with a 429.)"""
     if not user.is_authenticated:
         return Denial("You must log in first.")
+    if token is not None and token.read_only:
+        return Denial("Invalid API Token: a read-only token cannot upload.")
     if token is not None and token.scoped:
         return Denial("Invalid API Token: project-scoped token cannot create new projects.")
     standing = standing_of(user)
@@ -224,17 +243,172 @@ def see_collaborators_denial(*, user: User, project: Project) -> Denial | None:
     return None
 
 
-def see_project_denial(*, user: User, project: Project) -> Denial | None:
-    """A quarantined project (and its files) is hidden from everyone but its members, while
-    their account is not frozen, and staff; every other project is public."""
+@dataclass(frozen=True)
+class Reader:
+    """Who is reading: the session's user, or the user behind HTTP Basic credentials with the
+    token they used (packages/middleware.py puts them on the request)."""
+
+    user: User
+    token: ApiToken | None = None
+
+
+def reader_of(request: HttpRequest) -> Reader:
+    basic_user = getattr(request, "basic_user", None)
+    if basic_user is not None:
+        return Reader(user=basic_user, token=getattr(request, "basic_token", None))
+    return Reader(user=request.user)
+
+
+def _is_staff(user: User) -> bool:
+    return user.is_authenticated and user.is_active and user.is_staff
+
+
+def index_read_denial(*, user: User) -> Denial | None:
+    """With INDEX_READ_ACCESS=authenticated, every read needs a user (session or Basic)."""
+    if settings.INDEX_READ_ACCESS == "authenticated" and not user.is_authenticated:
+        return Denial("This index requires credentials to read.")
+    return None
+
+
+# --- The read rule ------------------------------------------------------------------------
+# Written as a filter on Project for listings (`readable_projects`, `readable_scope`) and as
+# joins for one project (`see_project_denial`), which runs on every private read and must stay
+# cheap; tests/accounts/test_authorization_matrix.py and tests/packages/test_private_projects.py
+# hold both to the same answers.
+
+
+def _private_grants(user: User) -> Q:
+    """Private projects a signed-in, non-staff user reads, as a filter for listings: those
+    they have a role on, and those of an organization they are a member of (in good standing).
+    `_has_grant` asks the same of one project."""
+    personal = Q(Exists(Role.objects.filter(user_id=user.pk, project_id=OuterRef("pk"))))
+    return personal | Q(organization__in=member_organizations(user))
+
+
+def readable_projects(*, user: User, token: ApiToken | None = None) -> Q | None:
+    """The filter on Project for what this reader may see, or None for everything (staff).
+
+    Public projects: everyone. Private ones: staff, and users with a grant while their account
+    is neither inactive nor frozen. A scoped token narrows the private ones to its projects
+    (an upload token reads what it may upload to; a read token the same, and never uploads).
+    """
+    public = Q(is_private=False)
+    if not user.is_authenticated or not user.is_active:
+        return public
+    in_scope = Q()
+    if token is not None and token.scoped:
+        through = ApiToken.projects.through.objects.filter(
+            apitoken_id=token.pk, project_id=OuterRef("pk")
+        )
+        in_scope = Q(Exists(through))
+    if user.is_staff:
+        return public | in_scope if in_scope else None
+    frozen = Exists(Account.objects.filter(user_id=user.pk, is_frozen=True))
+    return public | (_private_grants(user) & ~Q(frozen) & in_scope)
+
+
+def see_project_denial(
+    *, user: User, project: Project, token: ApiToken | None = None
+) -> Denial | None:
+    """May this reader know the project exists? A public one: yes. A private one: staff, and
+    users with a grant (`_has_grant`) while their account is neither inactive nor frozen; a
+    scoped token only within its scope. Everyone else is told there is no such project (views
+    answer 404). The same rule as `readable_projects`, in at most one small query."""
+    if not project.is_private:
+        return None
+    hidden = Denial(f"No project named {project.name!r}.")
+    if not user.is_authenticated or not user.is_active:
+        return hidden
+    scoped = token is not None and token.scoped
+    if user.is_staff:
+        if scoped and not token.projects.filter(pk=project.pk).exists():
+            return hidden
+        return None
+    return (
+        None if _has_grant(user=user, project=project, token=token if scoped else None) else hidden
+    )
+
+
+def _has_grant(*, user: User, project: Project, token: ApiToken | None) -> bool:
+    """`_private_grants` for one project, with the frozen check and a scoped token's scope
+    in the same query (joins only: this runs on every private read)."""
+    roles = Role.objects.filter(user_id=user.pk, project_id=project.pk)
+    if token is not None:
+        roles = roles.filter(project__api_tokens=token.pk)
+    row = roles.values_list("pk", "user__account__is_frozen").first()
+    if row is not None:
+        return not row[1]  # no Account row: not frozen
+    if project.organization_id is None:
+        return False
+    if token is not None and not token.projects.filter(pk=project.pk).exists():
+        return False
+    return is_member_of_id(user, organization_id=project.organization_id) and not is_frozen(user)
+
+
+def see_files_denial(
+    *, user: User, project: Project, token: ApiToken | None = None
+) -> Denial | None:
+    """Files and metadata: `see_project_denial`, and a quarantined project's only for its
+    members, while their account is not frozen, and staff (a token within its scope)."""
+    if denial := see_project_denial(user=user, project=project, token=token):
+        return denial
     if not project.is_quarantined:
         return None
-    if user.is_authenticated and user.is_active and user.is_staff:
+    quarantined = Denial(f"Project '{project.name}' is quarantined.")
+    if not user.is_authenticated or not user.is_active:
+        return quarantined
+    in_scope = token is None or not token.scoped or token.projects.filter(pk=project.pk).exists()
+    if not in_scope:
+        return quarantined
+    if user.is_staff:
         return None
     role_name, standing = _role_and_standing(user=user, project=project)
-    if role_name is None or standing.frozen or not user.is_active:
-        return Denial(f"Project '{project.name}' is quarantined.")
+    if role_name is None or standing.frozen:
+        return quarantined
     return None
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """Which private projects a listing may show this reader: all (staff) or these ids.
+    `access_class` names the set, so a cached listing is shared only by readers who see the
+    same projects."""
+
+    all_private: bool = False
+    private_ids: frozenset[int] = frozenset()
+
+    def q(self, prefix: str = "") -> Q:
+        """The filter on Project, or on a model whose `prefix` leads to one."""
+        if self.all_private:
+            return Q()
+        public = Q(**{f"{prefix}is_private": False})
+        if self.private_ids:
+            return public | Q(**{f"{prefix}pk__in": sorted(self.private_ids)})
+        return public
+
+    @property
+    def access_class(self) -> str:
+        if self.all_private:
+            return "all"
+        if not self.private_ids:
+            return "public"
+        ids = ",".join(str(i) for i in sorted(self.private_ids))
+        return "p" + hashlib.sha256(ids.encode()).hexdigest()[:24]
+
+
+PUBLIC_SCOPE = ReadScope()
+
+
+def readable_scope(*, user: User, token: ApiToken | None = None) -> ReadScope:
+    """The listing filter for this reader, by `readable_projects`: no query for anonymous
+    readers, one for the rest."""
+    if not user.is_authenticated or not user.is_active:
+        return PUBLIC_SCOPE
+    rule = readable_projects(user=user, token=token)
+    if rule is None:
+        return ReadScope(all_private=True)
+    ids = Project.objects.filter(rule, is_private=True).values_list("pk", flat=True)
+    return ReadScope(private_ids=frozenset(ids))
 
 
 def change_team_roles_denial(*, user: User, project: Project) -> Denial | None:
@@ -254,3 +428,87 @@ def transfer_project_denial(
     if project.organization_id == organization.pk:
         return Denial(f"Project '{project.name}' already belongs to '{organization.name}'.")
     return None
+
+
+# --- Release age (MIN_RELEASE_AGE): what a reader may see of an upstream project -------------
+
+
+@dataclass(frozen=True)
+class ReleaseAgePolicy:
+    """Upstream files uploaded after `cutoff` (or with no upload-time, unless allowed) are
+    hidden, except in the `exempt_versions` (canonical) staff exempted."""
+
+    cutoff: datetime
+    exempt_versions: frozenset[str]
+
+    def hides(self, *, upstream_upload_time: datetime | None, canonical_version: str) -> bool:
+        if canonical_version in self.exempt_versions:
+            return False
+        if upstream_upload_time is None:
+            return not settings.MIN_RELEASE_AGE_ALLOW_UNKNOWN
+        return upstream_upload_time > self.cutoff
+
+
+def release_age_policy(*, project: Project) -> ReleaseAgePolicy | None:
+    """None when the policy hides nothing of this project: a local project (never affected),
+    MIN_RELEASE_AGE off, or a project-wide exemption that has not expired."""
+    if not settings.MIN_RELEASE_AGE or not project.is_upstream:
+        return None
+    now = timezone.now()
+    exempt = set(
+        ReleaseAgeExemption.objects.filter(
+            normalized_name=project.normalized_name, expires__gt=now
+        ).values_list("version", flat=True)
+    )
+    if "" in exempt:
+        return None
+    return ReleaseAgePolicy(
+        cutoff=now - timedelta(seconds=settings.MIN_RELEASE_AGE), exempt_versions=frozenset(exempt)
+    )
+
+
+def hidden_file_ids(*, project: Project) -> frozenset[int]:
+    """The project's files the release-age policy hides now: one query, on upstream projects
+    only. Pages are cached under this set, so a file appears once it is old enough."""
+    policy = release_age_policy(project=project)
+    if policy is None:
+        return frozenset()
+    young = Q(upstream_upload_time__gt=policy.cutoff)
+    if not settings.MIN_RELEASE_AGE_ALLOW_UNKNOWN:
+        young |= Q(upstream_upload_time__isnull=True)
+    rows = File.objects.filter(young, release__project=project).values_list(
+        "id", "upstream_upload_time", "release__canonical_version"
+    )
+    return frozenset(
+        pk
+        for pk, uploaded, version in rows
+        if policy.hides(upstream_upload_time=uploaded, canonical_version=version)
+    )
+
+
+def file_age_denial(*, project: Project, file: File) -> Denial | None:
+    """403 for a file URL the release-age policy hides, naming the age and the policy."""
+    policy = release_age_policy(project=project)
+    if policy is None:
+        return None
+    canonical = file.release.canonical_version
+    if not policy.hides(
+        upstream_upload_time=file.upstream_upload_time, canonical_version=canonical
+    ):
+        return None
+    hours = settings.MIN_RELEASE_AGE / 3600
+    policy_text = (
+        f"this index serves upstream files once they are {hours / 24:g} days old (MIN_RELEASE_AGE)"
+        if hours >= 24
+        else f"this index serves upstream files once they are {hours:g} hours old (MIN_RELEASE_AGE)"
+    )
+    if file.upstream_upload_time is None:
+        return Denial(
+            f"{file.filename} is held back by the release-age policy: the upstream index gives "
+            f"no upload time for it, so its age is unknown, and {policy_text}."
+        )
+    age_hours = (timezone.now() - file.upstream_upload_time).total_seconds() / 3600
+    return Denial(
+        f"{file.filename} is held back by the release-age policy: it was uploaded upstream "
+        f"{age_hours:.1f} hours ago, and {policy_text}."
+    )

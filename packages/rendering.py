@@ -6,7 +6,9 @@ Markdown or reStructuredText on a request.
 
 from __future__ import annotations
 
+import functools
 import json
+from types import ModuleType
 from urllib.parse import urlsplit
 
 import nh3
@@ -52,19 +54,36 @@ def render_description(*, text: str, content_type: str) -> str:
         return ""
     media, parameters = parse_content_type(content_type)
     renderer = _RENDERERS.get(media, readme_renderer.txt)
-    if renderer is readme_renderer.markdown:
-        variant = parameters.get("variant", "GFM")
-        rendered = renderer.render(
-            text, variant=variant if variant in _MARKDOWN_VARIANTS else "GFM"
-        )
-    else:
-        rendered = renderer.render(text)
+    variant = parameters.get("variant", "GFM")
+    rendered = render_markup(
+        text=text,
+        renderer=renderer,
+        variant=variant if variant in _MARKDOWN_VARIANTS else "GFM",
+    )
     if rendered is None:
         renderer, rendered = readme_renderer.txt, readme_renderer.txt.render(text)
     if renderer is readme_renderer.txt:
         # Keep the author's line breaks and spacing, as Warehouse does.
         rendered = f'<pre class="plain-description">{rendered or escape(text)}</pre>'
     return sanitize_html(rendered or "")
+
+
+def render_markup(*, text: str, renderer: ModuleType, variant: str = "GFM") -> str | None:
+    """readme_renderer's HTML for `text` (not yet sanitized), or None when the markup does not
+    render. The last few results are kept in the process: an upload's "description renders"
+    check and the job that renders the new release (inline right after it in the embedded
+    default), and the several files of one release, render a description once, not each time
+    (reStructuredText costs tens of milliseconds)."""
+    if renderer is readme_renderer.markdown:
+        return _render_cached(renderer, variant, text)
+    return _render_cached(renderer, "", text)
+
+
+@functools.lru_cache(maxsize=8)
+def _render_cached(renderer: ModuleType, variant: str, text: str) -> str | None:
+    if variant:
+        return renderer.render(text, variant=variant)
+    return renderer.render(text)
 
 
 def sanitize_html(html: str) -> str:

@@ -8,6 +8,12 @@ Keys also carry RENDER_VERSION, so pages stored by an older deploy are never ser
 
 Tiers: a small per-process LRU (no network, no unpickling), then Django's cache (Redis in
 production, shared by all app servers), then rendering.
+
+Every key starts with an access class: `public` for what anyone may read, or the name of the
+set of private projects a page was built for (permissions.ReadScope.access_class, `private`
+for a private project's own pages). Views ask permissions before they ask here, and a reader
+only ever reaches keys of their own class, so a page built for a member is never served to
+someone else. Answers about private content say so (`make_private`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 
 from pypi_site import metrics
@@ -92,14 +99,18 @@ local_pages = _LocalPages(LOCAL_CACHE_BYTES)
 
 
 def rendered_page(
-    key: str, render: Callable[[], tuple[bytes, str]], *, gzip_ok: bool
+    key: str,
+    render: Callable[[], tuple[bytes, str]],
+    *,
+    gzip_ok: bool,
+    access: str = "public",
 ) -> RenderedPage:
     """The page for `key`, compressed when the client accepts gzip and it is worth it.
 
     Identity and gzip forms are cached under separate keys so a hit moves only the bytes the
     client will receive.
     """
-    key = f"{RENDER_VERSION}:{key}"
+    key = f"{RENDER_VERSION}:{access}:{key}"
     wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
     page = local_pages.get(wanted)
     if page is not None:
@@ -152,3 +163,20 @@ def _if_none_match(request: HttpRequest) -> set[str]:
     # A weak match is enough for GET (RFC 9110 13.1.2).
     tags = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
     return {tag.removeprefix("W/") for tag in tags}
+
+
+# For one reader only: browsers and pip may keep it but must ask again (an ETag makes that a
+# 304), shared caches and CDNs must not keep it at all.
+PRIVATE_CACHE_CONTROL = "private, no-cache"
+CDN_HEADERS = ("Surrogate-Control", "Surrogate-Key", "CDN-Cache-Control")
+
+
+def make_private(response: HttpResponse) -> HttpResponse:
+    """Mark an answer about private content (or on a private index) as for this reader only."""
+    if "no-store" not in response.get("Cache-Control", ""):
+        response["Cache-Control"] = PRIVATE_CACHE_CONTROL
+    for name in CDN_HEADERS:
+        if name in response:
+            del response[name]
+    patch_vary_headers(response, ("Authorization", "Cookie"))
+    return response

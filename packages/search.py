@@ -32,8 +32,9 @@ from django.db.models import (
     When,
 )
 
-from packages.models import LifecycleStatus, Project, Release
+from packages.models import LifecycleStatus, Origin, Project, Release
 from packages.names import is_valid_name, normalize_name
+from packages.permissions import PUBLIC_SCOPE, ReadScope
 
 PAGE_SIZE = 20
 # Like PyPI, never page past this many results: deep pages cost a lot and help nobody.
@@ -88,7 +89,8 @@ hits AS (
 scored AS (SELECT project_id, sum(score) AS score FROM hits GROUP BY project_id)
 SELECT s.project_id, count(*) OVER () AS total
 FROM scored s JOIN packages_project p ON p.id = s.project_id
-WHERE p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL {{classifier_filter}}
+WHERE p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL
+    {{visibility_filter}} {{classifier_filter}}
 ORDER BY {{order}}
 LIMIT %(limit)s OFFSET %(offset)s
 """
@@ -118,7 +120,12 @@ class SearchPage:
 
 
 def search_projects(
-    *, query: str, classifiers: list[str], order: str = Order.RELEVANCE, page: int = 1
+    *,
+    query: str,
+    classifiers: list[str],
+    order: str = Order.RELEVANCE,
+    page: int = 1,
+    scope: ReadScope = PUBLIC_SCOPE,
 ) -> SearchPage:
     """One page of visible projects matching `query` and carrying every classifier.
 
@@ -129,9 +136,9 @@ def search_projects(
     page = max(1, min(page, MAX_RESULTS // PAGE_SIZE))
     offset = (page - 1) * PAGE_SIZE
     if query and connection.vendor == "postgresql":
-        ids, total = _postgres_ids(query, classifiers, order, offset)
+        ids, total = _postgres_ids(query, classifiers, order, offset, scope)
     else:
-        ids, total = _portable_ids(query, classifiers, order, offset)
+        ids, total = _portable_ids(query, classifiers, order, offset, scope)
     by_id = {p.pk: p for p in with_latest_release(Project.objects.filter(pk__in=ids))}
     return SearchPage(
         projects=[by_id[i] for i in ids if i in by_id], total=min(total, MAX_RESULTS), page=page
@@ -145,7 +152,12 @@ def search_normalized_name(query: str) -> str:
 
 
 def explain_sql(
-    *, query: str, classifiers: list[str], order: str = Order.RELEVANCE, offset: int = 0
+    *,
+    query: str,
+    classifiers: list[str],
+    order: str = Order.RELEVANCE,
+    offset: int = 0,
+    scope: ReadScope = PUBLIC_SCOPE,
 ) -> tuple[str, dict]:
     """The PostgreSQL statement and parameters behind one page of results (tests EXPLAIN it)."""
     params: dict = {
@@ -161,13 +173,23 @@ def explain_sql(
         params[f"classifier{i}"] = json.dumps([classifier])
         filters.append(_CLASSIFIER_FILTER.format(i=i))
     ordering = "p.last_serial DESC" if order == Order.UPDATED else "s.score DESC, p.normalized_name"
-    return _POSTGRES_MATCHES.format(classifier_filter=" ".join(filters), order=ordering), params
+    # The same rule as ReadScope.q(), for the one query written in SQL.
+    visibility = ""
+    if not scope.all_private:
+        params["private_ids"] = sorted(scope.private_ids)
+        visibility = "AND (NOT p.is_private OR p.id = ANY(%(private_ids)s))"
+    sql = _POSTGRES_MATCHES.format(
+        classifier_filter=" ".join(filters), order=ordering, visibility_filter=visibility
+    )
+    return sql, params
 
 
 def _postgres_ids(
-    query: str, classifiers: list[str], order: str, offset: int
+    query: str, classifiers: list[str], order: str, offset: int, scope: ReadScope
 ) -> tuple[list[int], int]:
-    sql, params = explain_sql(query=query, classifiers=classifiers, order=order, offset=offset)
+    sql, params = explain_sql(
+        query=query, classifiers=classifiers, order=order, offset=offset, scope=scope
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -185,9 +207,9 @@ def _postgres_total(sql: str, params: dict) -> int:
 
 
 def _portable_ids(
-    query: str, classifiers: list[str], order: str, offset: int
+    query: str, classifiers: list[str], order: str, offset: int, scope: ReadScope
 ) -> tuple[list[int], int]:
-    projects = portable_matches(query=query, classifiers=classifiers, order=order)
+    projects = portable_matches(query=query, classifiers=classifiers, order=order).filter(scope.q())
     ids = list(projects.values_list("pk", flat=True)[offset : offset + PAGE_SIZE])
     total = projects.order_by()[:MAX_RESULTS].count()
     return ids, total
@@ -240,18 +262,26 @@ def with_latest_release(projects: QuerySet[Project]) -> QuerySet[Project]:
     )
 
 
-def newest_releases(limit: int) -> QuerySet[Release]:
-    """The latest releases of visible projects, newest first: a backward scan of the index on
-    `created` (migration 0002) that stops after `limit` rows, whatever the size of the index."""
+def newest_releases(limit: int, *, scope: ReadScope = PUBLIC_SCOPE) -> QuerySet[Release]:
+    """The latest releases of visible local projects, newest first: a backward scan of the index
+    on `created` (migration 0002) that stops after `limit` rows, whatever the size of the index.
+    Upstream projects the proxy cached are not this index's news."""
     return (
         Release.objects.exclude(project__lifecycle_status=LifecycleStatus.QUARANTINE_ENTER)
+        .filter(project__origin=Origin.LOCAL)
+        .filter(scope.q("project__"))
         .select_related("project")
         .defer("description", "description_html")
         .order_by("-created")[:limit]
     )
 
 
-def newest_projects(limit: int) -> QuerySet[Project]:
-    """Visible projects that have a release, newest first (the index on `created`)."""
+def newest_projects(limit: int, *, scope: ReadScope = PUBLIC_SCOPE) -> QuerySet[Project]:
+    """Visible local projects that have a release, newest first (the index on `created`)."""
     has_release = Exists(Release.objects.filter(project=OuterRef("pk")))
-    return Project.objects.visible().filter(has_release).order_by("-created")[:limit]
+    return (
+        Project.objects.visible()
+        .filter(scope.q())
+        .filter(has_release, origin=Origin.LOCAL)
+        .order_by("-created")[:limit]
+    )

@@ -64,10 +64,14 @@ def provenance_url(*, normalized_name: str, version: str, filename: str) -> str:
     return f"{settings.SITE_URL}/integrity/{parts}/provenance"
 
 
-def project_files(project: Project, *, files_url: str) -> list[SimpleFile]:
-    """One query for all of a project's files, in (version order, filename) order."""
+def project_files(
+    project: Project, *, files_url: str, hidden: frozenset[int] = frozenset()
+) -> list[SimpleFile]:
+    """One query for all of a project's files, in (version order, filename) order, without
+    those in `hidden` (permissions.hidden_file_ids: the release-age policy)."""
     rows = (
         File.objects.filter(release__project_id=project.pk)
+        .exclude(id__in=hidden)
         .order_by("release__sort_order", "filename")
         .values_list(
             "filename",

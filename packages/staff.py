@@ -24,7 +24,16 @@ MODERATORS = "moderators"
 ADMINISTRATORS = "administrators"
 
 # The apps whose models staff see in admin.
-STAFF_APPS = ("packages", "accounts", "organizations", "webhooks", "auth", "admin", "django_rq")
+STAFF_APPS = (
+    "packages",
+    "accounts",
+    "organizations",
+    "webhooks",
+    "proxy",
+    "auth",
+    "admin",
+    "django_rq",
+)
 
 # (app label, codename) beyond "view" on every model of STAFF_APPS.
 MODERATOR_PERMISSIONS = {
@@ -34,6 +43,15 @@ MODERATOR_PERMISSIONS = {
     ("packages", "delete_prohibitedprojectname"),
     ("accounts", "change_account"),
     ("organizations", "change_organization"),
+    # The upstream proxy: block and purge upstream names, allow local names, age exemptions.
+    ("proxy", "add_upstreamproject"),
+    ("proxy", "change_upstreamproject"),
+    ("proxy", "add_allowedlocalname"),
+    ("proxy", "change_allowedlocalname"),
+    ("proxy", "delete_allowedlocalname"),
+    ("packages", "add_releaseageexemption"),
+    ("packages", "change_releaseageexemption"),
+    ("packages", "delete_releaseageexemption"),
 }
 
 

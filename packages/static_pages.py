@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection, transaction
 
-from packages import simple
+from packages import permissions, simple
 from packages.models import File, JournalEntry, Project
 from packages.storage import (
     PAGES_PREFIX,
@@ -72,21 +72,35 @@ def stored_serial(version: str | None) -> int:
 def publish_project(*, normalized_name: str, force: bool = False) -> str:
     """Write (or remove, for a deleted project) one project's pages.
 
-    1. Under the page set's lock, load the project as the view does; gone: remove its pages.
+    1. Under the page set's lock, load the project as the view does; gone, private or mirrored
+       from upstream: remove its pages (a private project is never published; the app serves
+       it to its readers).
     2. Unless `force`, stop if the stored serial is already this one or newer.
     3. Render both formats with `packages.simple`, gzip each, publish the set.
-    4. Local storage: hide a quarantined project's files from nginx, unhide them once lifted;
-       hide deleted files (kept for the point-in-time view) for good.
+    4. Local storage: hide a quarantined or private project's files from nginx, unhide them
+       once lifted; hide deleted files (kept for the point-in-time view) for good.
     """
     key = project_key(normalized_name)
     with _page_lock(normalized_name):
         project = (
             Project.objects.filter(normalized_name=normalized_name)
-            .only("id", "name", "normalized_name", "last_serial", "lifecycle_status")
+            .only(
+                "id",
+                "name",
+                "normalized_name",
+                "last_serial",
+                "lifecycle_status",
+                "origin",
+                "is_private",
+            )
             .first()
         )
         _hide_deleted_files(normalized_name)
-        if project is None:
+        if project is None or project.is_upstream or project.is_private:
+            # A mirrored upstream project is revalidated and filtered by release age on each
+            # request (proxy/), so nginx must hand its pages to the app.
+            if project is not None and project.is_private:
+                _hide_files(project)
             return REMOVED if remove_page_set(key=key, names=PAGE_NAMES) else ABSENT
         stored = stored_serial(page_set_version(key=key))
         if stored > project.last_serial or (stored == project.last_serial and not force):
@@ -108,6 +122,7 @@ def publish_root(*, force: bool = False) -> str:
             return UNCHANGED
         projects = list(
             Project.objects.visible()
+            .filter(permissions.PUBLIC_SCOPE.q())
             .order_by("normalized_name")
             .values_list("name", "normalized_name", "last_serial")
         )
@@ -151,8 +166,8 @@ def _md5(body: bytes) -> str:
 
 
 def _hide_files(project: Project) -> None:
-    """Markers exist exactly while the project is quarantined. Checking one file's marker
-    first keeps an ordinary upload to a large project from touching every file."""
+    """Markers exist exactly while the project is quarantined or private. Checking one file's
+    marker first keeps an ordinary upload to a large project from touching every file."""
     paths = list(
         File.objects.filter(release__project_id=project.pk)
         .order_by("pk")
@@ -160,12 +175,13 @@ def _hide_files(project: Project) -> None:
     )
     if not paths:
         return
-    if not project.is_quarantined and not has_marker(key=_marker(paths[0][0])):
+    hidden = project.is_quarantined or project.is_private
+    if not hidden and not has_marker(key=_marker(paths[0][0])):
         return
     for path, metadata_sha256 in paths:
-        set_marker(key=_marker(path), present=project.is_quarantined)
+        set_marker(key=_marker(path), present=hidden)
         if metadata_sha256:
-            set_marker(key=_marker(f"{path}.metadata"), present=project.is_quarantined)
+            set_marker(key=_marker(f"{path}.metadata"), present=hidden)
 
 
 def _hide_deleted_files(normalized_name: str) -> None:

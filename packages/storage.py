@@ -7,7 +7,10 @@ then published).
 
 - Local files (FileSystemStorage): the bytes go to a temporary file in the key's own folder
   (same filesystem), are fsynced, and appear at the key by `os.link` (which refuses to clobber a
-  concurrent writer's object) or, over an object that does not verify, by `os.replace`.
+  concurrent writer's object) or, over an object that does not verify, by `os.replace`. An
+  upload already streamed to a temporary file on the same filesystem (`StoredObject.path`) is
+  fsynced and linked as it is, with no copy. Objects stored together (a wheel and its
+  metadata) share one fsync of their folder, after every name is in place.
 - S3 (django-storages S3Storage): a PUT, single or multipart, becomes visible only once complete.
   The object carries its sha256 as user metadata; after the PUT a HEAD checks the size and it.
 
@@ -22,11 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import posixpath
 import secrets
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
@@ -49,28 +54,63 @@ class StorageUnavailable(StorageError):
     """Any other failure to write or check an object."""
 
 
-def store_verified(*, key: str, body: IO[bytes], size: int, sha256: str) -> bool:
+@dataclass(frozen=True)
+class StoredObject:
+    """What one key must hold: `body`, `size` bytes with this sha256. `path`, when set, is a
+    local file holding exactly those bytes, written by this process and hashed as it was
+    written (an upload's temporary file): local storage may link it into place instead of
+    copying it, so nothing may write to it afterwards."""
+
+    key: str
+    body: IO[bytes]
+    size: int
+    sha256: str
+    path: str | None = None
+
+
+def store_verified(
+    *, key: str, body: IO[bytes], size: int, sha256: str, path: str | None = None
+) -> bool:
     """Make `key` hold exactly `body` (`size` bytes with this sha256).
 
     Returns True if this call wrote the object, False if a sound one was already there (so a
     caller that fails later removes only what it wrote).
     """
+    obj = StoredObject(key=key, body=body, size=size, sha256=sha256, path=path)
+    return bool(store_all_verified([obj]))
+
+
+def store_all_verified(objects: list[StoredObject]) -> list[str]:
+    """Store each object as `store_verified` does; returns the keys this call wrote. On a
+    failure the objects it already wrote are deleted again before the error is raised."""
     storage = storages["default"]
+    written: list[str] = []
     try:
         if isinstance(storage, FileSystemStorage):
-            return _store_local(storage, key=key, body=body, size=size, sha256=sha256)
-        # The settings allow only these two: local files, or S3Storage on any S3 endpoint.
-        return _store_s3(storage, key=key, body=body, size=size, sha256=sha256)
-    except StorageError:
+            _store_all_local(storage, objects, written=written)
+        else:
+            # The settings allow only these two: local files, or S3Storage on any S3 endpoint.
+            for obj in objects:
+                if _store_s3(storage, key=obj.key, body=obj.body, size=obj.size, sha256=obj.sha256):
+                    written.append(obj.key)
+    except BaseException as exc:
+        for key in written:
+            with contextlib.suppress(Exception):
+                storage.delete(key)
+        if isinstance(exc, StorageError):
+            raise
+        if isinstance(exc, OSError):
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"no space left to store {_keys(objects)}") from exc
+            raise StorageUnavailable(f"could not store {_keys(objects)}: {exc}") from exc
+        if isinstance(exc, Exception) and _is_boto_error(exc):
+            raise StorageUnavailable(f"could not store {_keys(objects)}: {exc}") from exc
         raise
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StorageFull(f"no space left to store {key}") from exc
-        raise StorageUnavailable(f"could not store {key}: {exc}") from exc
-    except Exception as exc:
-        if _is_boto_error(exc):
-            raise StorageUnavailable(f"could not store {key}: {exc}") from exc
-        raise
+    return written
+
+
+def _keys(objects: list[StoredObject]) -> str:
+    return ", ".join(obj.key for obj in objects)
 
 
 def is_stored(*, key: str, size: int, sha256: str, storage: Storage | None = None) -> bool:
@@ -85,50 +125,154 @@ def is_stored(*, key: str, size: int, sha256: str, storage: Storage | None = Non
 # --- Local files ----------------------------------------------------------------------------
 
 
-def _store_local(
-    storage: FileSystemStorage, *, key: str, body: IO[bytes], size: int, sha256: str
-) -> bool:
-    """1. Re-use a sound object at the key.
-    2. Write a temporary file in the key's folder through the storage (`xb`: never someone
-       else's), hashing what is written, and fsync it.
-    3. Link it to the key; if a concurrent writer linked first, keep theirs when it is sound,
-       else replace it. The temporary name goes in every case.
+def _store_all_local(
+    storage: FileSystemStorage, objects: list[StoredObject], *, written: list[str]
+) -> None:
+    """1. For each object whose key does not already hold a sound one, the bytes under a
+       temporary name: the caller's own file (`obj.path`, on the same filesystem), or else a
+       temporary file written in the key's folder through the storage (`xb`: never someone
+       else's), hashing what is written.
+    2. fsync those files, concurrently: each fsync waits for a journal commit, and issued
+       together they share one (a wheel and its metadata stored in a third of the time).
+    3. Link each to its key; if a concurrent writer linked first, keep theirs when it is
+       sound, else replace it.
+    4. fsync each folder that gained a name, once: only then are the new names durable, and
+       only then does this return. Temporary names of ours go in every case.
     """
-    final = storage.path(key)
-    if _local_matches(final, size=size, sha256=sha256):
-        return False
+    prepared: list[_Prepared] = []
+    try:
+        for obj in objects:
+            if (item := _prepare_local(storage, obj)) is not None:
+                prepared.append(item)
+        _fsync_files([item.source for item in prepared])
+        directories: list[str] = []
+        for item in prepared:
+            if _put_in_place(storage, item):
+                written.append(item.obj.key)
+                if item.directory not in directories:
+                    directories.append(item.directory)
+        for directory in directories:
+            _fsync_directory(directory)
+    finally:
+        for item in prepared:
+            if item.source != item.obj.path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(item.source)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    obj: StoredObject
+    final: str
+    directory: str
+    source: str  # The complete file to fsync and link: the caller's, or our temporary one.
+
+
+def _prepare_local(storage: FileSystemStorage, obj: StoredObject) -> _Prepared | None:
+    final = storage.path(obj.key)
+    if _local_matches(final, size=obj.size, sha256=obj.sha256):
+        return None
     directory = os.path.dirname(final)
     _make_directory(storage, directory)
-    temp_key = posixpath.join(posixpath.dirname(key), f".tmp-{secrets.token_hex(8)}")
+    if obj.path is not None:
+        stat = os.stat(obj.path)
+        if stat.st_size != obj.size:
+            raise StorageUnavailable(
+                f"the bytes for {obj.key} changed while being stored ({stat.st_size} bytes)"
+            )
+        if stat.st_dev == os.stat(directory).st_dev:
+            # Linked, the file is the stored object itself: its mode is the object's.
+            mode = storage.file_permissions_mode
+            os.chmod(obj.path, 0o644 if mode is None else mode)
+            return _Prepared(obj=obj, final=final, directory=directory, source=obj.path)
+    return _Prepared(
+        obj=obj, final=final, directory=directory, source=_write_temporary(storage, obj)
+    )
+
+
+def _write_temporary(storage: FileSystemStorage, obj: StoredObject) -> str:
+    """A copy of `obj.body` in a new temporary file in its key's folder, checked against the
+    size and sha256 it must have; the caller fsyncs it and removes its name."""
+    temp_key = posixpath.join(posixpath.dirname(obj.key), f".tmp-{secrets.token_hex(8)}")
     temp = storage.path(temp_key)
     try:
         written, digest = 0, hashlib.sha256()
         with storage.open(temp_key, "xb") as handle:
-            body.seek(0)
-            while chunk := body.read(CHUNK):
+            obj.body.seek(0)
+            while chunk := obj.body.read(CHUNK):
                 handle.write(chunk)
                 written += len(chunk)
                 digest.update(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if (written, digest.hexdigest()) != (size, sha256):
+        if (written, digest.hexdigest()) != (obj.size, obj.sha256):
             raise StorageUnavailable(
-                f"the bytes for {key} changed while being stored "
+                f"the bytes for {obj.key} changed while being stored "
                 f"({written} bytes, sha256 {digest.hexdigest()})"
             )
         if storage.file_permissions_mode is not None:
             os.chmod(temp, storage.file_permissions_mode)
-        try:
-            os.link(temp, final)
-        except FileExistsError:
-            if _local_matches(final, size=size, sha256=sha256):
-                return False
-            os.replace(temp, final)
-        _fsync_directory(directory)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return temp
+
+
+def _fsync_files(paths: list[str]) -> None:
+    """fsync every file, all at once (the first in this thread); the first error is raised."""
+    if not paths:
+        return
+    others = [_fsync_pool().submit(_fsync_file, path) for path in paths[1:]]
+    try:
+        _fsync_file(paths[0])
+    finally:
+        for future in others:
+            future.result()
+
+
+@functools.cache
+def _fsync_pool() -> ThreadPoolExecutor:
+    # Created in the process that uses it (a gunicorn worker, after the fork).
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync")
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _put_in_place(storage: FileSystemStorage, item: _Prepared) -> bool:
+    """Give the complete, fsynced `item.source` the key's name; False if a concurrent writer's
+    sound object is there already (theirs is kept). A caller's file that cannot be linked
+    there after all is copied, as one on another filesystem is."""
+    obj, final = item.obj, item.final
+    try:
+        os.link(item.source, final)
         return True
+    except FileExistsError:
+        if _local_matches(final, size=obj.size, sha256=obj.sha256):
+            return False
+    except OSError as exc:
+        if item.source != obj.path or exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        copy = _write_temporary(storage, obj)
+        try:
+            _fsync_file(copy)
+            return _put_in_place(storage, _Prepared(obj, final, item.directory, source=copy))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(copy)
+    # A wrong object is at the key: replace it whole, through a second name of the file.
+    temp = os.path.join(item.directory, f".tmp-{secrets.token_hex(8)}")
+    os.link(item.source, temp)
+    try:
+        os.replace(temp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+    return True
 
 
 def _local_matches(path: str, *, size: int, sha256: str) -> bool:

@@ -88,6 +88,11 @@ urlpatterns = [
         manage.project_settings,
         name="manage-project-settings",
     ),
+    path(
+        "manage/project/<str:name>/visibility/",
+        manage.project_visibility,
+        name="manage-project-visibility",
+    ),
     path("manage/project/<str:name>/history/", manage.history, name="manage-project-history"),
     path("manage/project/<str:name>/archive/", manage.archive, name="manage-project-archive"),
     path("manage/project/<str:name>/unarchive/", manage.unarchive, name="manage-project-unarchive"),

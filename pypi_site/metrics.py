@@ -65,3 +65,29 @@ INLINE_JOBS_FAILED = Counter(
     "are read from Redis at scrape time.",
     namespace=NAMESPACE,
 )
+PROXY_PAGES = Counter(
+    "proxy_pages",
+    "Upstream project pages asked for, by result: fresh (the cached copy was young enough), "
+    "fetched, not-modified (revalidated with a 304), absent (the upstream has no such project), "
+    "error (the upstream failed; a stale copy is served when there is one).",
+    ["result"],
+    namespace=NAMESPACE,
+)
+PROXY_FILES = Counter(
+    "proxy_files",
+    "Downloads of mirrored files (kind=file|metadata): hit (in storage) or miss (fetched).",
+    ["kind", "result"],
+    namespace=NAMESPACE,
+)
+PROXY_FILLS = Counter(
+    "proxy_fills",
+    "Upstream downloads of mirrored files, by result: ok, mismatch (sha256 or size), error.",
+    ["kind", "result"],
+    namespace=NAMESPACE,
+)
+PROXY_UPSTREAM_BYTES = Counter(
+    "proxy_upstream_bytes",
+    "Bytes of files (kind=file) and PEP 658 metadata (kind=metadata) read from the upstream.",
+    ["kind"],
+    namespace=NAMESPACE,
+)

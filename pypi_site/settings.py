@@ -113,6 +113,8 @@ INSTALLED_APPS = [
     "backups",
     "operations",
     "webhooks",
+    "trusted_publishing",
+    "proxy",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +128,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "packages.middleware.ReadAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -304,6 +307,59 @@ WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE")
 WEBHOOKS_TIMEOUT = env_int("WEBHOOKS_TIMEOUT", 5)
 WEBHOOKS_INLINE_ATTEMPTS = env_int("WEBHOOKS_INLINE_ATTEMPTS", 3)
 
+# --- Trusted publishing (trusted_publishing/) -----------------------------------------------
+# CI jobs trade an OIDC token from these issuers for a 15-minute upload token at
+# /_/oidc/mint-token. The audience is the one value the tokens must name: by default derived
+# from SITE_URL, so a token minted for one index is useless on another. Issuers named here
+# (and generic ones staff register in admin) may be on private networks; a self-managed GitLab
+# URL an owner types in must be public unless TRUSTED_PUBLISHING_ALLOW_PRIVATE is on.
+TRUSTED_PUBLISHING = env_bool("TRUSTED_PUBLISHING", True)
+TRUSTED_PUBLISHING_AUDIENCE = env("TRUSTED_PUBLISHING_AUDIENCE") or (
+    urlparse(SITE_URL).hostname or "localhost"
+)
+TRUSTED_PUBLISHING_GITHUB_ISSUER = env(
+    "TRUSTED_PUBLISHING_GITHUB_ISSUER", "https://token.actions.githubusercontent.com"
+).rstrip("/")
+TRUSTED_PUBLISHING_GITLAB_ISSUER = env(
+    "TRUSTED_PUBLISHING_GITLAB_ISSUER", "https://gitlab.com"
+).rstrip("/")
+TRUSTED_PUBLISHING_GOOGLE_ISSUER = env(
+    "TRUSTED_PUBLISHING_GOOGLE_ISSUER", "https://accounts.google.com"
+).rstrip("/")
+TRUSTED_PUBLISHING_ALLOW_PRIVATE = env_bool("TRUSTED_PUBLISHING_ALLOW_PRIVATE")
+# --- Upstream proxy (proxy/) ----------------------------------------------------------------
+# UPSTREAM_INDEX_URL (the simple root of a PEP 691/503 index) turns the pull-through cache on;
+# unset, the index makes no outbound request. Credentials may also be in the URL.
+UPSTREAM_INDEX_URL = env("UPSTREAM_INDEX_URL")
+if UPSTREAM_INDEX_URL and not UPSTREAM_INDEX_URL.endswith("/"):
+    UPSTREAM_INDEX_URL += "/"
+UPSTREAM_INDEX_USERNAME = env("UPSTREAM_INDEX_USERNAME")
+UPSTREAM_INDEX_PASSWORD = env("UPSTREAM_INDEX_PASSWORD")
+UPSTREAM_TIMEOUT = env_int("UPSTREAM_TIMEOUT", 20)
+UPSTREAM_PAGE_TTL = env_int("UPSTREAM_PAGE_TTL", 600)
+
+
+def _duration(text: str) -> int:
+    """`3d`, `12h`, `30m`, `45s` or plain seconds; empty or 0 is off."""
+    text = text.strip().lower()
+    if not text:
+        return 0
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    try:
+        if text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"MIN_RELEASE_AGE={text!r}: give a duration such as 3d, 12h, 30m or seconds"
+        ) from None
+
+
+# Upstream files younger than this (by the upstream's upload-time) are hidden; a file with no
+# upload-time counts as too young unless MIN_RELEASE_AGE_ALLOW_UNKNOWN.
+MIN_RELEASE_AGE = _duration(env("MIN_RELEASE_AGE"))
+MIN_RELEASE_AGE_ALLOW_UNKNOWN = env_bool("MIN_RELEASE_AGE_ALLOW_UNKNOWN")
+
 # --- Accounts -------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -332,6 +388,18 @@ REAUTH_GRACE_SECONDS = env_int("REAUTH_GRACE_SECONDS", 30 * 60)
 EMAIL_TOKEN_MAX_AGE = env_int("EMAIL_TOKEN_MAX_AGE", 6 * 3600)
 PASSWORD_RESET_TIMEOUT = EMAIL_TOKEN_MAX_AGE
 ROLE_INVITATION_MAX_AGE = env_int("ROLE_INVITATION_MAX_AGE", 7 * 24 * 3600)
+# Who may read: `public` (anyone) or `authenticated` (a session or HTTP Basic credentials on
+# every read route; packages/middleware.py). Private projects are hidden either way.
+INDEX_READ_ACCESS = env("INDEX_READ_ACCESS", "public").strip().lower()
+if INDEX_READ_ACCESS not in {"public", "authenticated"}:
+    raise ImproperlyConfigured("INDEX_READ_ACCESS must be 'public' or 'authenticated'")
+# Static pages are served without asking who reads (nginx, a bucket): never on a private index.
+if INDEX_READ_ACCESS == "authenticated" and env_bool("STATIC_SIMPLE_PAGES", False):
+    raise ImproperlyConfigured(
+        "STATIC_SIMPLE_PAGES cannot be on with INDEX_READ_ACCESS=authenticated"
+    )
+# Whether installers may read with a user's own name and password (never with 2FA on).
+READ_BASIC_AUTH_PASSWORDS = env_bool("READ_BASIC_AUTH_PASSWORDS", False)
 # New organizations wait for staff approval (the public index's way); off by default, since a
 # private index's users are the operator's own people.
 ORGANIZATIONS_REQUIRE_APPROVAL = env_bool("ORGANIZATIONS_REQUIRE_APPROVAL", False)
@@ -353,6 +421,9 @@ RATE_LIMITS = {
         "email_add_user": "5/86400",
         "project_create_user": "20/3600",
         "project_create_ip": "40/3600",
+        "oidc_mint_ip": "600/3600",
+        # Wrong API tokens sent as HTTP Basic to read routes.
+        "basic_auth_ip": "30/300",
     }.items()
 }
 

@@ -6,7 +6,10 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("webhooks.urls")),
+    path("", include("trusted_publishing.urls")),
     path("", include("attestations.urls")),
+    # Before packages: the simple, JSON and file routes, filled from UPSTREAM_INDEX_URL first.
+    path("", include("proxy.urls")),
     path("", include("packages.urls")),
     path("", include("organizations.urls")),
     path("", include("accounts.urls")),

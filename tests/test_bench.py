@@ -90,3 +90,11 @@ def test_scale_generator_builds_rows_the_index_serves(tmp_path):
     assert files["scale-1000-releases"][0] == 1_000
     # Each project's serial is its last journal row; the last project's is the index's.
     assert max(serial for _, serial in files.values()) == last_serial
+
+
+def test_proxy_bench_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.proxy", "--help"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--files" in result.stdout

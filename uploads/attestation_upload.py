@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from accounts.models import ApiToken
 from attestations.verify import AttestationRefused, VerifiedAttestations, verify_attestations
+from trusted_publishing.identity import attestation_identity
 from uploads.checks import UploadError, UploadForm, bad_request
 
 if TYPE_CHECKING:
@@ -22,9 +23,8 @@ if TYPE_CHECKING:
 
 def identity_for_token(token: ApiToken | None) -> Publisher | None:
     """The pypi-attestations Publisher of a trusted publisher's upload token, or None for any
-    other token. To be wired to `trusted_publishing.identity.attestation_identity(token)`
-    when that app lands; until then no token is a trusted publisher's."""
-    return None
+    other token."""
+    return attestation_identity(token)
 
 
 def check_attestations(

@@ -8,18 +8,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import readme_renderer.markdown
+import readme_renderer.rst
+import readme_renderer.txt
 import trove_classifiers
 from django.conf import settings
 from django.http import QueryDict
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, RawMetadata
 from packaging.requirements import Requirement
 from packaging.version import Version
-from readme_renderer.markdown import render as render_markdown
-from readme_renderer.rst import render as render_rst
-from readme_renderer.txt import render as render_txt
 
 from packages.models import File, Project, Release
 from packages.names import is_valid_name
+from packages.rendering import render_markup
 
 SPEC_URL = "https://packaging.python.org/specifications/core-metadata"
 ALLOWED_METADATA_VERSIONS = {"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"}
@@ -325,9 +326,9 @@ def _check_pypi_rules(metadata: Metadata) -> None:
 
 
 _RENDERERS = {
-    "text/x-rst": render_rst,
-    "text/markdown": render_markdown,
-    "text/plain": render_txt,
+    "text/x-rst": readme_renderer.rst,
+    "text/markdown": readme_renderer.markdown,
+    "text/plain": readme_renderer.txt,
 }
 
 
@@ -340,7 +341,9 @@ def check_description_renders(metadata: Metadata) -> None:
     renderer = _RENDERERS.get(content_type)
     if renderer is None:
         return
-    if renderer(description) is None:
+    # The renderer's default Markdown variant (GFM), as the release's page is rendered by
+    # default, so the render job that follows finds this result kept.
+    if render_markup(text=description, renderer=renderer) is None:
         see = f"See {settings.HELP_URL}#description-content-type for more information."
         if metadata.description_content_type:
             raise bad_request(

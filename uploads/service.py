@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -36,7 +35,8 @@ from packages.filenames import FilenameError
 from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
-from packages.storage import StorageError, StorageFull, store_verified
+from packages.storage import StorageError, StorageFull, StoredObject, store_all_verified
+from proxy import guard
 from pypi_site.locks import advisory_xact_lock, file_lock
 from uploads.attestation_upload import check_attestations
 from uploads.checks import (
@@ -75,6 +75,8 @@ def upload_file(
     if content is None:
         raise bad_request("Upload payload does not have a file.", reason="no-file")
     project = find_project(form.name)
+    if project is not None and project.is_upstream:
+        project = None  # the upstream's cached copy: this upload would create a local project
     _check_may_upload(form=form, project=project, uploader=uploader)
     check_description_renders(form.metadata)
     filename = content.name
@@ -143,6 +145,8 @@ def _check_may_upload(*, form: UploadForm, project: Project | None, uploader: Up
         if (denial := moderation.new_project_name_denial(form.name)) is not None:
             raise bad_request(denial.message, reason="prohibited-name")
         denial = permissions.create_project_denial(user=uploader.user, token=uploader.token)
+        if denial is None and (upstream := guard.new_local_project_denial(form.name)):
+            raise bad_request(upstream.message, reason="upstream-name")
         if denial is None:
             try:
                 ratelimits.check(
@@ -230,16 +234,25 @@ def _inspect_archive(*, form: UploadForm, content: HashedUpload) -> bytes | None
         raise bad_request(str(exc), reason="invalid-archive") from None
 
 
-def _objects(
-    *, path: str, content: HashedUpload, metadata: bytes | None
-) -> list[tuple[str, IO[bytes], int, str]]:
-    """(key, body, size, sha256) of the file and its PEP 658 metadata."""
-    objects: list[tuple[str, IO[bytes], int, str]] = [
-        (path, content, content.size, content.digests["sha256"])
+def _objects(*, path: str, content: HashedUpload, metadata: bytes | None) -> list[StoredObject]:
+    """The file (its temporary file, which local storage links into place) and its PEP 658
+    metadata."""
+    objects = [
+        StoredObject(
+            key=path,
+            body=content,
+            size=content.size,
+            sha256=content.digests["sha256"],
+            path=content.temporary_file_path(),
+        )
     ]
     if metadata is not None:
         digest = hashlib.sha256(metadata).hexdigest()
-        objects.append((f"{path}.metadata", io.BytesIO(metadata), len(metadata), digest))
+        objects.append(
+            StoredObject(
+                key=f"{path}.metadata", body=io.BytesIO(metadata), size=len(metadata), sha256=digest
+            )
+        )
     return objects
 
 
@@ -247,18 +260,10 @@ def _store_objects(*, path: str, content: HashedUpload, metadata: bytes | None) 
     """Store the file (and metadata) under content-addressed keys; returns the keys this call
     wrote, so a failure removes only its own objects. A storage that cannot take the bytes
     refuses the upload with 507 (full) or 503 (anything else), leaving nothing stored."""
-    created = []
     try:
-        for key, body, size, sha256 in _objects(path=path, content=content, metadata=metadata):
-            if store_verified(key=key, body=body, size=size, sha256=sha256):
-                created.append(key)
+        return store_all_verified(_objects(path=path, content=content, metadata=metadata))
     except StorageError as exc:
-        _delete_unreferenced(created)
         raise _storage_refusal(exc) from exc
-    except BaseException:
-        _delete_unreferenced(created)
-        raise
-    return created
 
 
 def _storage_refusal(exc: StorageError) -> UploadError:
@@ -297,15 +302,17 @@ def _claim_objects(
     size, or written again (a failed identical upload may have removed the copy this one
     reused). Keys written here join `stored`, so a later failure removes them too."""
     objects = _objects(path=path, content=content, metadata=metadata)
-    _lock_objects([key for key, *_rest in objects])
+    _lock_objects([obj.key for obj in objects])
     storage = storages["default"]
+    missing = [
+        obj
+        for obj in objects
+        if not (storage.exists(obj.key) and storage.size(obj.key) == obj.size)
+    ]
+    if not missing:
+        return
     try:
-        for key, body, size, sha256 in objects:
-            if storage.exists(key) and storage.size(key) == size:
-                continue
-            body.seek(0)
-            if store_verified(key=key, body=body, size=size, sha256=sha256):
-                stored.append(key)
+        stored.extend(store_all_verified(missing))
     except StorageError as exc:
         raise _storage_refusal(exc) from exc
 
@@ -347,6 +354,11 @@ def _insert_rows(
         .filter(normalized_name=normalize_name(form.name))
         .first()
     )
+    if project is not None and project.is_upstream:
+        # Never merged: the cached upstream copy goes if staff allowed a local project here.
+        if (denial := guard.make_way_for_local(project)) is not None:
+            raise bad_request(denial.message, reason="upstream-name")
+        project = None
     if project is None:
         project = create_project(name=form.name, owner=uploader.user)
         _record_event(project, collaboration.EventTag.PROJECT_CREATE, uploader)
@@ -394,7 +406,11 @@ def _insert_rows(
             reason="filename-reused",
         )
 
-    release = find_release(project=project, version=form.version)
+    # What the upload uses of an existing release: its 40-odd columns cost more to select
+    # than the lookup itself.
+    release = find_release(
+        project=project, version=form.version, fields=("id", "project_id", "version")
+    )
     if release is None:
         release = create_release(
             project=project,

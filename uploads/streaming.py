@@ -5,7 +5,7 @@ streaming instead of being written out in full. The per-project limit is checked
 project is known (the form field order is up to the client).
 
 Temporary files live in FILE_UPLOAD_TEMP_DIR (DATA_DIR/tmp unless set, beside local storage so
-storing one is a rename). A request deletes its own on every way out (`discard`); a worker
+storing one is a link). A request deletes its own on every way out (`discard`); a worker
 killed mid-upload cannot, so `remove_stale_upload_files` sweeps old ones at server start and
 from `manage.py clean_upload_temp`.
 """
@@ -45,8 +45,8 @@ class HashedUpload(UploadedFile):
         return self.file.name
 
     def close(self) -> None:
-        # Closing deletes the temporary file (packages/storage.py copies it, never moves it);
-        # it may be gone already if something removed it first.
+        # Closing deletes the temporary file's name (packages/storage.py links or copies the
+        # file, never moves it); it may be gone already if something removed it first.
         with contextlib.suppress(FileNotFoundError):
             self.file.close()
 

@@ -3,6 +3,9 @@ and the account's security history."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.http import Http404, HttpRequest, HttpResponse
@@ -180,7 +183,10 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 
 def _tokens_page(request: HttpRequest, form: ApiTokenForm) -> HttpResponse:
+    site = urlsplit(settings.SITE_URL)
     context = {
+        # What pip and uv are given: the index URL with `__token__:<token>@` before the host.
+        "index_with_token": f"{site.scheme}://__token__:<the token>@{site.netloc}/simple/",
         "form": form,
         "issued": request.session.pop(NEW_TOKEN_KEY, None),
         "tokens": request.user.api_tokens.prefetch_related("projects").order_by("-created"),
@@ -209,6 +215,7 @@ def create_api_token(request: HttpRequest) -> HttpResponse:
             description=form.cleaned_data["description"],
             expires=form.cleaned_data["expires"],
             ip_address=client_ip(request),
+            read_only=form.cleaned_data["read_only"],
         )
     except tokens.TokenError as exc:
         form.add_error(None, str(exc))

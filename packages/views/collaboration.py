@@ -48,9 +48,9 @@ class TeamRoleIdForm(forms.Form):
     team_role_id = forms.IntegerField()
 
 
-def _project(name: str) -> Project:
+def _project(request: HttpRequest, name: str) -> Project:
     project = find_project(name)
-    if project is None:
+    if project is None or permissions.see_project_denial(user=request.user, project=project):
         raise Http404(f"No project named {name!r}")
     return project
 
@@ -84,7 +84,7 @@ def _page(
 @manage_required
 def collaboration_page(request: HttpRequest, name: str) -> HttpResponse:
     """GET: who has which role; POST: invite someone (Owners only)."""
-    project = _project(name)
+    project = _project(request, name)
     if request.method == "GET":
         _deny_unless(permissions.see_collaborators_denial(user=request.user, project=project))
         return _page(request, project)
@@ -121,7 +121,7 @@ def _role(project: Project, form: forms.Form) -> Role:
 @require_POST
 @manage_required
 def change_role(request: HttpRequest, name: str) -> HttpResponse:
-    project = _project(name)
+    project = _project(request, name)
     _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     if response := reauth_redirect(request):
         return response
@@ -145,7 +145,7 @@ def change_role(request: HttpRequest, name: str) -> HttpResponse:
 @manage_required
 def delete_role(request: HttpRequest, name: str) -> HttpResponse:
     """An Owner removes a collaborator, or anyone removes (leaves) their own role."""
-    project = _project(name)
+    project = _project(request, name)
     role = _role(project, RoleForm(request.POST))
     _deny_unless(permissions.remove_role_denial(user=request.user, role=role))
     if response := reauth_redirect(request):
@@ -165,7 +165,7 @@ def delete_role(request: HttpRequest, name: str) -> HttpResponse:
 @manage_required
 def set_team_role(request: HttpRequest, name: str) -> HttpResponse:
     """Give a team of the project's organization a role on it, or change the one it has."""
-    project = _project(name)
+    project = _project(request, name)
     _deny_unless(permissions.change_team_roles_denial(user=request.user, project=project))
     if response := reauth_redirect(request):
         return response
@@ -191,7 +191,7 @@ def set_team_role(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @manage_required
 def remove_team_role(request: HttpRequest, name: str) -> HttpResponse:
-    project = _project(name)
+    project = _project(request, name)
     _deny_unless(permissions.change_team_roles_denial(user=request.user, project=project))
     if response := reauth_redirect(request):
         return response
@@ -213,7 +213,7 @@ def remove_team_role(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @manage_required
 def revoke_invitation(request: HttpRequest, name: str) -> HttpResponse:
-    project = _project(name)
+    project = _project(request, name)
     _deny_unless(permissions.change_roles_denial(user=request.user, project=project))
     form = InvitationForm(request.POST)
     invitation = (

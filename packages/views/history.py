@@ -26,8 +26,14 @@ from packages.journal import last_serial
 from packages.models import File, Project
 from packages.names import lookup_name
 from packages.releases import lookup_version
-from packages.responses import accepts_gzip, page_response, rendered_page
-from packages.views.index import CORS, files_base_url
+from packages.responses import accepts_gzip, make_private, page_response, rendered_page
+from packages.views.index import (
+    CORS,
+    _hidden_key,
+    files_base_url,
+    is_readable,
+    project_access,
+)
 
 # A file served here may be purged later (malware, legal): caches must ask again soon.
 FILE_CACHE = "public, max-age=600"
@@ -64,14 +70,11 @@ def with_moment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def _project_at(request: HttpRequest, normalized: str, moment: datetime) -> Project | None:
     """The project under this name at `moment`, if the requester may see it: the live rule
-    (permissions.see_project_denial). A quarantined project is shown as the live simple page
-    shows it (PEP 792: listed, no files); the callers handle that as the live views do."""
+    (permissions.see_project_denial, with Basic credentials too). A quarantined project is
+    shown as the live simple page shows it (PEP 792: listed, no files); the callers handle that
+    as the live views do."""
     project = history.project_at(normalized, moment)
-    if project is None:
-        return None
-    if project.is_quarantined:
-        return project
-    if permissions.see_project_denial(user=request.user, project=project) is not None:
+    if project is None or not is_readable(request, project):
         return None
     return project
 
@@ -82,14 +85,19 @@ def simple_index(request: HttpRequest, moment: datetime) -> HttpResponse:
     fmt = simple.negotiate(request)
     serial = last_serial()
     stamp = history.format_moment(moment)
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
 
     def render() -> tuple[bytes, str]:
-        projects = history.index_at(moment)
+        projects = history.index_at(moment, scope=scope)
         base_path = f"{history.moment_prefix(moment)}/simple/"
         return simple.render_index(projects, serial=serial, fmt=fmt, base_path=base_path), fmt
 
     page = rendered_page(
-        f"as-of-index:{serial}:{stamp}:{fmt}", render, gzip_ok=accepts_gzip(request)
+        f"as-of-index:{serial}:{stamp}:{fmt}",
+        render,
+        gzip_ok=accepts_gzip(request),
+        access=scope.access_class,
     )
     headers = {
         **CORS,
@@ -97,7 +105,8 @@ def simple_index(request: HttpRequest, moment: datetime) -> HttpResponse:
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(serial),
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return response if scope == permissions.PUBLIC_SCOPE else make_private(response)
 
 
 @require_safe
@@ -114,15 +123,20 @@ def simple_detail(request: HttpRequest, moment: datetime, name: str) -> HttpResp
         raise Http404(f"No project named {name!r} at {history.format_moment(moment)}")
     fmt = simple.negotiate(request)
     files_url = files_base_url()
+    hidden = permissions.hidden_file_ids(project=project)
 
     def render() -> tuple[bytes, str]:
-        files = history.project_files_at(project, moment, files_url=files_url)
+        files = history.project_files_at(project, moment, files_url=files_url, hidden=hidden)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
     stamp = history.format_moment(moment)
     # The project's serial moves with every change, purges included, so a removal shows at once.
-    key = f"as-of-simple:{project.pk}:{project.last_serial}:{stamp}:{fmt}:{files_url}"
-    page = rendered_page(key, render, gzip_ok=accepts_gzip(request))
+    key = (
+        f"as-of-simple:{project.pk}:{project.last_serial}:{stamp}:{fmt}:{files_url}"
+        f"{_hidden_key(hidden)}"
+    )
+    access = project_access(project)
+    page = rendered_page(key, render, gzip_ok=accepts_gzip(request), access=access)
     headers = {
         **CORS,
         # The live page's surrogate key: a change to the project purges its past views too.
@@ -130,7 +144,8 @@ def simple_detail(request: HttpRequest, moment: datetime, name: str) -> HttpResp
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(project.last_serial),
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return make_private(response) if project.is_private else response
 
 
 @require_safe
@@ -159,8 +174,10 @@ def json_project(
             return history.deleted_file_url(file.path, moment)
         return f"{files_url}{file.path}"
 
+    hidden = permissions.hidden_file_ids(project=project)
+
     def render() -> tuple[bytes, str]:
-        releases, files = history.releases_at(project, moment)
+        releases, files = history.releases_at(project, moment, hidden=hidden)
         body = project_json(
             project,
             releases=releases,
@@ -172,9 +189,14 @@ def json_project(
         return body, "application/json"
 
     stamp = history.format_moment(moment)
-    key = f"as-of-json:{project.pk}:{project.last_serial}:{stamp}:{version}:{files_url}"
+    key = (
+        f"as-of-json:{project.pk}:{project.last_serial}:{stamp}:{version}:{files_url}"
+        f"{_hidden_key(hidden)}"
+    )
     try:
-        page = rendered_page(key, render, gzip_ok=accepts_gzip(request))
+        page = rendered_page(
+            key, render, gzip_ok=accepts_gzip(request), access=project_access(project)
+        )
     except NotFound:
         return missing
     headers = {
@@ -182,7 +204,8 @@ def json_project(
         "X-PyPI-Last-Serial": str(project.last_serial),
         "Cache-Control": "max-age=900, public",
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return make_private(response) if project.is_private else response
 
 
 @require_safe

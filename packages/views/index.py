@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.http import (
     Http404,
@@ -12,14 +14,14 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from packages import cdn, simple
+from packages import cdn, permissions, simple
 from packages.api import NotFound, render_project_json
 from packages.files import serve_file
 from packages.journal import last_serial
 from packages.models import Project
 from packages.names import lookup_name
 from packages.releases import lookup_version
-from packages.responses import accepts_gzip, page_response, rendered_page
+from packages.responses import accepts_gzip, make_private, page_response, rendered_page
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -34,36 +36,98 @@ def files_base_url() -> str:
     return settings.FILES_BASE_URL
 
 
-def _lookup_project(name: str) -> Project:
-    """Load only what a cache lookup needs; the page itself comes from the cache."""
+class NoSuchProject(Exception):
+    """No project by this name here: a caller may look elsewhere (an upstream index)."""
+
+
+class HiddenProject(NoSuchProject):
+    """A project by this name exists here but this reader may not see it. Readers get the same
+    404 as for NoSuchProject, but nothing may look the name up anywhere else: the name is
+    taken here, and an answer from elsewhere would tell the reader so."""
+
+
+def _lookup_project(request: HttpRequest, name: str) -> Project:
+    """Load only what a cache lookup needs; the page itself comes from the cache. Raises
+    NoSuchProject when no project has the name, HiddenProject when this reader may not see
+    the one that has it."""
     normalized = lookup_name(name)
+    if normalized is None:
+        raise NoSuchProject(name)
     project = (
         Project.objects.filter(normalized_name=normalized)
-        .only("id", "name", "normalized_name", "last_serial", "lifecycle_status", "organization")
+        .only(
+            "id",
+            "name",
+            "normalized_name",
+            "last_serial",
+            "lifecycle_status",
+            "is_private",
+            "organization",
+            "origin",
+        )
         .first()
-        if normalized is not None
-        else None
     )
     if project is None:
-        raise Http404(f"No project named {name!r}")
+        raise NoSuchProject(name)
+    if not is_readable(request, project):
+        raise HiddenProject(name)
     return project
+
+
+def _hidden_key(hidden: frozenset[int]) -> str:
+    """Part of a page's cache key: which files the release-age policy hides right now."""
+    if not hidden:
+        return ""
+    return ":age-" + hashlib.sha256(",".join(map(str, sorted(hidden))).encode()).hexdigest()[:16]
+
+
+def is_readable(request: HttpRequest, project: Project) -> bool:
+    reader = permissions.reader_of(request)
+    denial = permissions.see_project_denial(user=reader.user, project=project, token=reader.token)
+    return denial is None
+
+
+def _not_found() -> HttpResponse:
+    """What installers get for a name that is not here: plain text, as for any other name."""
+    response = HttpResponse("Not Found", status=404, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def require_readable(request: HttpRequest, project: Project) -> None:
+    """404, as for a name nobody has, unless this reader may see the project. Whether a
+    project exists and whether this reader may see it stay two questions, so a caller can
+    tell "hidden here" from "not here" (a hidden name must never be looked up elsewhere)."""
+    if not is_readable(request, project):
+        raise Http404(f"No project named {project.name!r}")
+
+
+def project_access(project: Project) -> str:
+    """The page-cache access class of a project's own pages (packages/responses.py)."""
+    return "private" if project.is_private else "public"
 
 
 @require_safe
 def simple_index(request: HttpRequest) -> HttpResponse:
     fmt = simple.negotiate(request)
     serial = last_serial()
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
 
     def render_index() -> tuple[bytes, str]:
         projects = list(
             Project.objects.visible()
+            .filter(scope.q())
             .order_by("normalized_name")
             .values_list("name", "normalized_name", "last_serial")
         )
         return simple.render_index(projects, serial=serial, fmt=fmt), fmt
 
     page = rendered_page(
-        f"simple-index:{serial}:{fmt}", render_index, gzip_ok=accepts_gzip(request)
+        f"simple-index:{serial}:{fmt}",
+        render_index,
+        gzip_ok=accepts_gzip(request),
+        access=scope.access_class,
     )
     headers = {
         **CORS,
@@ -71,7 +135,8 @@ def simple_index(request: HttpRequest) -> HttpResponse:
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(serial),
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return response if scope == permissions.PUBLIC_SCOPE else make_private(response)
 
 
 @require_safe
@@ -82,23 +147,29 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     if name != normalized:
         query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
         return HttpResponsePermanentRedirect(f"/simple/{normalized}/{query}")
-    project = _lookup_project(name)
+    try:
+        project = _lookup_project(request, name)
+    except NoSuchProject:
+        return _not_found()
     fmt = simple.negotiate(request)
     files_url = files_base_url()
+    hidden = permissions.hidden_file_ids(project=project)
 
     def render_detail() -> tuple[bytes, str]:
-        files = simple.project_files(project, files_url=files_url)
+        files = simple.project_files(project, files_url=files_url, hidden=hidden)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
-    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}"
+    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}{_hidden_key(hidden)}"
     headers = {
         **CORS,
         **cdn.simple_cache_headers(normalized_name=project.normalized_name),
         "Vary": "Accept",
         "X-PyPI-Last-Serial": str(project.last_serial),
     }
-    page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request))
-    return page_response(request, page, headers=headers)
+    access = project_access(project)
+    page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request), access=access)
+    response = page_response(request, page, headers=headers)
+    return make_private(response) if project.is_private else response
 
 
 @require_safe
@@ -106,7 +177,10 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
     if version is not None and lookup_version(version) is None:
         # Not PEP 440, so no release has it; it must not reach a redirect or a cache key.
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
-    project = _lookup_project(name)
+    try:
+        project = _lookup_project(request, name)
+    except NoSuchProject:
+        return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     if name != project.name:
         # As PyPI: the JSON API lives at the display name's spelling.
         target = f"/pypi/{project.name}/{version + '/' if version else ''}json"
@@ -115,14 +189,19 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     base_url = settings.SITE_URL
     files_url = files_base_url()
+    hidden = permissions.hidden_file_ids(project=project)
 
     def render_json() -> tuple[bytes, str]:
-        body = render_project_json(project, version=version, base_url=base_url, files_url=files_url)
+        body = render_project_json(
+            project, version=version, base_url=base_url, files_url=files_url, hidden=hidden
+        )
         return body, "application/json"
 
-    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}"
+    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}{_hidden_key(hidden)}"
     try:
-        page = rendered_page(key, render_json, gzip_ok=accepts_gzip(request))
+        page = rendered_page(
+            key, render_json, gzip_ok=accepts_gzip(request), access=project_access(project)
+        )
     except NotFound:
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)
     headers = {
@@ -130,7 +209,8 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         "X-PyPI-Last-Serial": str(project.last_serial),
         "Cache-Control": "max-age=900, public",
     }
-    return page_response(request, page, headers=headers)
+    response = page_response(request, page, headers=headers)
+    return make_private(response) if project.is_private else response
 
 
 @require_safe

@@ -21,8 +21,8 @@ from organizations import permissions as organization_permissions
 from organizations.models import Organization, OrganizationRoleName
 from organizations.registration import find_organization
 from organizations.views.manage import organization_context, organization_for
-from packages import lifecycle, ownership, permissions, releases
-from packages.forms import ArchiveForm, ConfirmForm, TransferForm, YankForm
+from packages import lifecycle, ownership, permissions, releases, visibility
+from packages.forms import ArchiveForm, ConfirmForm, TransferForm, VisibilityForm, YankForm
 from packages.models import File, Project, ProjectEvent, Release
 from packages.search import with_latest_release
 
@@ -30,9 +30,10 @@ HISTORY_PAGE_SIZE = 50
 
 
 def managed_project(request: HttpRequest, name: str) -> Project:
-    """The project, if this user may manage it: 404 for no such project, 403 otherwise."""
+    """The project, if this user may manage it: 404 for no such project (or one this user
+    may not see), 403 otherwise."""
     project = releases.find_project(name)
-    if project is None:
+    if project is None or permissions.see_project_denial(user=request.user, project=project):
         raise Http404(f"No project named {name!r}")
     denial = permissions.manage_denial(user=request.user, project=project)
     if denial is not None:
@@ -206,7 +207,7 @@ def _settings_page(
 
 def _archivable_project(request: HttpRequest, name: str) -> Project:
     project = releases.find_project(name)
-    if project is None:
+    if project is None or permissions.see_project_denial(user=request.user, project=project):
         raise Http404(f"No project named {name!r}")
     if (denial := permissions.archive_denial(user=request.user, project=project)) is not None:
         raise PermissionDenied(denial.message)
@@ -308,6 +309,26 @@ def organization_projects(request: HttpRequest, name: str) -> HttpResponse:
     rows = [(project, roles.get(project.pk)) for project in projects]
     context = organization_context(request, organization, "projects", rows=rows)
     return render(request, "manage/organization_projects.html", context)
+
+
+@manage_required
+@require_POST
+def project_visibility(request: HttpRequest, name: str) -> HttpResponse:
+    """Private (collaborators and staff only) or public, from the settings page."""
+    project = managed_project(request, name)
+    then = reverse("manage-project-settings", args=[project.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    form = VisibilityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose private or public.")
+        return redirect(then)
+    private = form.cleaned_data["visibility"] == "private"
+    visibility.set_project_visibility(
+        project=project, private=private, user=request.user, ip_address=client_ip(request)
+    )
+    messages.success(request, f"{project.name} is {form.cleaned_data['visibility']}.")
+    return redirect(then)
 
 
 @manage_required

@@ -31,8 +31,9 @@ from packages.forms import SearchForm
 from packages.journal import last_serial
 from packages.models import File, Project, Release, Role
 from packages.releases import find_project, lookup_version
+from packages.responses import make_private
 from packages.search import Order, newest_releases, search_projects, with_latest_release
-from packages.views.index import files_base_url
+from packages.views.index import files_base_url, require_readable
 
 COUNTS_CACHE_SECONDS = 300
 NEWEST_RELEASES = 10
@@ -43,7 +44,9 @@ def home(request: HttpRequest) -> HttpResponse:
     counts = [
         (f"{value:,}", key[:-1] if value == 1 else key) for key, value in site_counts().items()
     ]
-    context = {"counts": counts, "newest_releases": newest_releases(NEWEST_RELEASES)}
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
+    context = {"counts": counts, "newest_releases": newest_releases(NEWEST_RELEASES, scope=scope)}
     return render(request, "packages/home.html", context)
 
 
@@ -59,7 +62,7 @@ def site_counts() -> dict[str, int]:
 
     def count() -> dict[str, int]:
         return {
-            "projects": Project.objects.visible().count(),
+            "projects": Project.objects.visible().filter(permissions.PUBLIC_SCOPE.q()).count(),
             "releases": Release.objects.count(),
             "files": File.objects.count(),
             "users": get_user_model().objects.filter(is_active=True).count(),
@@ -82,7 +85,9 @@ def search(request: HttpRequest) -> HttpResponse:
     params = form.parameters()
     results = None
     if params["query"] or params["classifiers"]:
-        results = search_projects(**params)
+        reader = permissions.reader_of(request)
+        scope = permissions.readable_scope(user=reader.user, token=reader.token)
+        results = search_projects(**params, scope=scope)
     return render(
         request,
         "packages/search.html",
@@ -140,6 +145,7 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
     project = find_project(name)
     if project is None:
         raise Http404(f"No project named {name!r}")
+    require_readable(request, project)
     page = project_page(project, version=version)
     if name != project.name or (version is not None and version != page.release.version):
         args = [project.name] if version is None else [project.name, page.release.version]
@@ -148,7 +154,7 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
     can_manage = request.user.is_authenticated and not permissions.manage_denial(
         user=request.user, project=project
     )
-    return render(
+    response = render(
         request,
         "packages/project_detail.html",
         {
@@ -159,6 +165,7 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
             "can_manage": can_manage,
         },
     )
+    return make_private(response) if project.is_private else response
 
 
 @dataclass
@@ -284,8 +291,13 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
     if "\x00" in username:  # no username has one, and PostgreSQL refuses it in a query
         raise Http404(f"No user named {username!r}")
     user = get_object_or_404(get_user_model(), username=username, is_active=True)
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
     projects = with_latest_release(
-        Project.objects.visible().filter(roles__user=user).order_by("normalized_name")
+        Project.objects.visible()
+        .filter(scope.q())
+        .filter(roles__user=user)
+        .order_by("normalized_name")
     )
     return render(request, "packages/user_detail.html", {"profile": user, "projects": projects})
 
@@ -293,7 +305,8 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
 @require_safe
 def organization_detail(request: HttpRequest, name: str) -> HttpResponse:
     """/org/<name>/: an approved organization's public page and its projects (quarantined ones
-    left out, as on user pages); any spelling of the name redirects to the one it has."""
+    left out, as on user pages; private ones only for those who may see them); any spelling of
+    the name redirects to the one it has."""
     organization = find_organization(name)
     if organization is None or not organization.in_good_standing:
         raise Http404(f"No organization named {name!r}")
@@ -301,8 +314,13 @@ def organization_detail(request: HttpRequest, name: str) -> HttpResponse:
         return HttpResponsePermanentRedirect(
             reverse("organization-detail", args=[organization.name])
         )
+    reader = permissions.reader_of(request)
+    scope = permissions.readable_scope(user=reader.user, token=reader.token)
     projects = with_latest_release(
-        Project.objects.visible().filter(organization=organization).order_by("normalized_name")
+        Project.objects.visible()
+        .filter(scope.q())
+        .filter(organization=organization)
+        .order_by("normalized_name")
     )
     context = {"organization": organization, "projects": projects}
     return render(request, "packages/organization_detail.html", context)

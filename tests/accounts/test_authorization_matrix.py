@@ -1,5 +1,7 @@
 """Who may do what to project 'demo' (Owner alice, Maintainer bob): every identity against
-upload, manage, delete, yank and role changes, each cell allowed (None) or the exact denial."""
+upload, manage, delete, yank and role changes, each cell allowed (None) or the exact denial;
+and who may read 'demo' once it is private (tests/packages/test_private_projects.py walks every
+route)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from accounts.models import ApiToken
 from accounts.tokens import create_api_token, revoke_api_token
 from packages import permissions
 from packages.models import Project, Role
-from tests.factories import make_project, make_user, post_upload, wheel_upload
+from packages.visibility import set_project_visibility
+from tests.factories import basic_auth, make_project, make_user, post_upload, wheel_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +63,16 @@ def world(fast_hashes):
         ),
         "expired token": (alice, expired.plaintext),
         "revoked token": (alice, revoked.plaintext),
+        "read-only token": (alice, create_api_token(user=alice, read_only=True).plaintext),
+        "read-only token scoped to the project": (
+            alice,
+            create_api_token(user=alice, projects=[demo], read_only=True).plaintext,
+        ),
+        "other user's read-only token": (
+            mallory,
+            create_api_token(user=mallory, read_only=True).plaintext,
+        ),
+        "staff": (make_user("sam", is_staff=True), None),
     }
 
 
@@ -75,6 +88,10 @@ UPLOAD = {
     ),
     "expired token": NO_AUTH,
     "revoked token": NO_AUTH,
+    "read-only token": "Invalid API Token: a read-only token cannot upload.",
+    "read-only token scoped to the project": "Invalid API Token: a read-only token cannot upload.",
+    "other user's read-only token": "Invalid API Token: a read-only token cannot upload.",
+    "staff": NO_AUTH,
 }
 
 
@@ -169,6 +186,41 @@ def test_token_stops_working_when_its_user_loses_the_role(client, world):
     assert response.status_code == 403
     assert response.reason_phrase == not_uploader("bob")
     assert ApiToken.objects.filter(user=bob).exists()
+
+
+# Reading 'demo' once it is private, over HTTP: rows without "token" in their name read with a
+# session, the others with HTTP Basic `__token__`. 404 is "no such project"; 401 is a
+# credential that is no longer valid.
+READ_PRIVATE = {
+    "anonymous": 404,
+    "other user": 404,
+    "Maintainer": 200,
+    "Owner": 200,
+    "frozen user": 404,
+    "user-wide token": 200,
+    "token scoped to another project": 404,
+    "expired token": 401,
+    "revoked token": 401,
+    "read-only token": 200,
+    "read-only token scoped to the project": 200,
+    "other user's read-only token": 404,
+    "staff": 200,
+}
+
+
+@pytest.mark.parametrize("identity", READ_PRIVATE)
+def test_read_private_project(client, world, identity):
+    set_project_visibility(project=Project.objects.get(name="demo"), private=True)
+    user, token = world[identity]
+    headers = {}
+    if "token" in identity:
+        headers["HTTP_AUTHORIZATION"] = basic_auth(token)
+    elif user.is_authenticated:
+        client.force_login(user)
+    for url in ("/simple/demo/", "/rss/project/demo/releases.xml"):
+        assert client.get(url, **headers).status_code == READ_PRIVATE[identity], url
+    # Whoever may upload may also read.
+    assert UPLOAD[identity] is not None or READ_PRIVATE[identity] == 200
 
 
 # --- Organizations --------------------------------------------------------------------------

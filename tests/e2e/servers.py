@@ -45,6 +45,8 @@ _SERVER_ONLY = (
     "ALLOWED_HOSTS",
     "HELP_URL",
     "DJANGO_SETTINGS_MODULE",
+    "INDEX_READ_ACCESS",
+    "READ_BASIC_AUTH_PASSWORDS",
 )
 
 
@@ -250,7 +252,8 @@ def _wait_until_serving(server: LiveServer, process: subprocess.Popen) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
         try:
-            if server.get("/simple/", timeout=10).status_code == 200:
+            # 401: an index with INDEX_READ_ACCESS=authenticated, serving.
+            if server.get("/simple/", timeout=10).status_code in (200, 401):
                 return
         except requests.RequestException:  # not listening yet, or a worker still booting
             pass

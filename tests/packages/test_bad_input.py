@@ -27,6 +27,7 @@ from tests.factories import (
     post_upload,
     wheel_upload,
 )
+from trusted_publishing.models import PendingPublisher, TrustedPublisher
 from webhooks.models import Delivery, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,13 @@ FIELDS = [
     "team_role_id",
     "member_id",
     "organization",
+    "kind",
+    "owner_id",
+    "workflow",
+    "issuer_url",
+    "issuer",
+    "claims",
+    "project_name",
 ]
 # Mounts whose views are Django's or django-rq's, not this project's.
 SKIPPED_PREFIXES = ("admin/", "django-rq/")
@@ -168,10 +176,19 @@ def world(client, django_capture_on_commit_callbacks) -> dict:
     organization = make_organization("demo", owner=user)
     make_team(organization, "core", members=[user])
     Project.objects.update(organization=organization)
+    publisher = TrustedPublisher.objects.create(
+        project=file.release.project, kind="google", email="ci@example.com"
+    )
+    pending = PendingPublisher.objects.create(
+        project_name="later", normalized_name="later", kind="google", email="ci@example.com",
+        added_by=user,
+    )  # fmt: skip
     return {
         **GOOD,
         "subscription_id": str(hook.pk),
         "delivery_id": str(delivery.pk),
+        "publisher_id": str(publisher.pk),
+        "pending_id": str(pending.pk),
         "file_id": str(file.pk),
         "filename": file.filename,
         "email_id": str(user.emails.first().pk),

@@ -125,3 +125,42 @@ def test_backfill_replaces_a_wrong_metadata_object(client):
     assert "1 fixed" in out.getvalue()
     assert Path(storage.path(wheel.metadata_path)).read_bytes() == sound
     assert files_under(storage) == [wheel.path, wheel.metadata_path]
+
+
+def written_file(tmp_path, body: bytes) -> str:
+    path = tmp_path / "streamed.upload"
+    path.write_bytes(body)
+    return str(path)
+
+
+def test_a_callers_file_is_linked_into_place(tmp_path):
+    storage = storages["default"]
+    source = written_file(tmp_path, CONTENT)
+    assert store_verified(
+        key=KEY, body=io.BytesIO(CONTENT), size=len(CONTENT), sha256=SHA256, path=source
+    )
+    assert os.stat(storage.path(KEY)).st_ino == os.stat(source).st_ino
+    assert files_under(storage) == [KEY]
+
+
+def test_a_callers_file_of_the_wrong_size_is_not_linked(tmp_path):
+    storage = storages["default"]
+    source = written_file(tmp_path, CONTENT[:-1])
+    with pytest.raises(StorageUnavailable):
+        store_verified(
+            key=KEY, body=io.BytesIO(CONTENT), size=len(CONTENT), sha256=SHA256, path=source
+        )
+    assert files_under(storage) == []
+
+
+def test_a_linked_file_replaces_a_wrong_object_and_keeps_a_sound_one(tmp_path):
+    storage = storages["default"]
+    Path(storage.path(KEY)).parent.mkdir(parents=True)
+    Path(storage.path(KEY)).write_bytes(CONTENT[:10])
+    source = written_file(tmp_path, CONTENT)
+    obj = {"key": KEY, "body": io.BytesIO(CONTENT), "size": len(CONTENT), "sha256": SHA256}
+    assert store_verified(**obj, path=source) is True
+    assert Path(storage.path(KEY)).read_bytes() == CONTENT
+    assert store_verified(**obj, path=written_file(tmp_path / "..", CONTENT)) is False
+    assert os.stat(storage.path(KEY)).st_ino == os.stat(source).st_ino
+    assert files_under(storage) == [KEY]

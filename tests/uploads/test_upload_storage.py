@@ -66,6 +66,22 @@ def token():
     return make_token(make_user("alice"))
 
 
+@pytest.fixture
+def temp_elsewhere(monkeypatch, settings):
+    """Upload temporary files on another filesystem than storage (FILE_UPLOAD_TEMP_DIR set
+    so): they cannot be linked into place, so storage writes a copy through the storage's own
+    file objects, which FillingStorage makes fail."""
+    link = os.link
+    temp_dir = str(Path(settings.FILE_UPLOAD_TEMP_DIR).resolve())
+
+    def cross_device_link(source, target, *args, **kwargs):
+        if str(Path(source).resolve()).startswith(temp_dir + os.sep):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        return link(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", cross_device_link)
+
+
 def use_storage(settings, backend: str, **options) -> Path:
     location = Path(
         options.setdefault("location", settings.STORAGES["default"]["OPTIONS"]["location"])
@@ -99,7 +115,7 @@ def big_wheel():
     ids=["ENOSPC", "EDQUOT", "EIO"],
 )
 def test_failed_write_refuses_upload_and_leaves_nothing(
-    client, token, settings, error, status, message
+    client, token, settings, error, status, message, temp_elsewhere
 ):
     root = use_storage(settings, f"{__name__}.FillingStorage", room=50_000, error=error)
     response = post_upload(client, big_wheel(), token)
@@ -107,7 +123,7 @@ def test_failed_write_refuses_upload_and_leaves_nothing(
     assert_refused_and_nothing_left(response, status, message, root)
 
 
-def test_failure_on_metadata_removes_the_stored_wheel(client, token, settings):
+def test_failure_on_metadata_removes_the_stored_wheel(client, token, settings, temp_elsewhere):
     upload = wheel_upload("demo", "1.0")
     # Room for the wheel, not for its PEP 658 metadata stored after it.
     root = use_storage(settings, f"{__name__}.FillingStorage", room=len(upload.content) + 10)
@@ -115,7 +131,7 @@ def test_failure_on_metadata_removes_the_stored_wheel(client, token, settings):
     assert_refused_and_nothing_left(response, 507, FULL, root)
 
 
-def test_upload_after_a_failed_one_succeeds_whole(client, token, settings):
+def test_upload_after_a_failed_one_succeeds_whole(client, token, settings, temp_elsewhere):
     upload = big_wheel()
     use_storage(settings, f"{__name__}.FillingStorage", room=50_000)
     assert post_upload(client, upload, token).status_code == 507
@@ -249,3 +265,51 @@ def test_unreachable_object_storage_refuses_upload_with_503(client, token, setti
     assert response.reason_phrase == UNAVAILABLE
     assert UNAVAILABLE in response.content.decode()
     assert (File.objects.count(), Release.objects.count(), Project.objects.count()) == (0, 0, 0)
+
+
+# --- The upload's temporary file becomes the stored object ------------------------------------
+
+
+def test_upload_is_linked_into_place_not_copied(client, token, monkeypatch, settings):
+    """Local storage on the temporary files' filesystem (the default): the wheel is fsynced and
+    linked as streamed, the metadata written beside it, and their folder fsynced once after
+    both names are in place."""
+    import packages.storage
+
+    linked, synced = [], []
+    link, fsync_directory = os.link, packages.storage._fsync_directory
+
+    def recording_link(source, target, *args, **kwargs):
+        linked.append(Path(source).name)
+        return link(source, target, *args, **kwargs)
+
+    def recording_fsync_directory(directory):
+        synced.append(directory)
+        fsync_directory(directory)
+
+    monkeypatch.setattr(os, "link", recording_link)
+    monkeypatch.setattr(packages.storage, "_fsync_directory", recording_fsync_directory)
+    upload = wheel_upload("demo", "1.0")
+    assert post_upload(client, upload, token).status_code == 200
+
+    file = File.objects.get()
+    storage = storages["default"]
+    assert any(name.endswith(".upload") for name in linked)  # The streamed temporary file.
+    assert synced == [os.path.dirname(storage.path(file.path))]
+    assert os.stat(storage.path(file.path)).st_mode & 0o777 == 0o644
+    assert served(client, file.path) == upload.content
+    assert served(client, file.metadata_path) == wheel_metadata(upload)
+    # The temporary name went with the request; only the two objects remain.
+    assert files_under(Path(storage.location)) == [file.path, file.metadata_path]
+    assert list(Path(settings.FILE_UPLOAD_TEMP_DIR).glob("tmp*.upload*")) == []
+
+
+def test_failed_transaction_removes_the_linked_object(client, token, monkeypatch, settings):
+    def broken_add_file(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("uploads.service.add_file", broken_add_file)
+    client.raise_request_exception = False
+    assert post_upload(client, wheel_upload("demo", "1.0"), token).status_code == 500
+    assert files_under(Path(storages["default"].location)) == []
+    assert list(Path(settings.FILE_UPLOAD_TEMP_DIR).glob("tmp*.upload*")) == []

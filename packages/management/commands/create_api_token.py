@@ -1,4 +1,4 @@
-"""manage.py create_api_token USER [--project NAME ...] [--description TEXT]"""
+"""manage.py create_api_token USER [--read-only] [--project NAME ...] [--description TEXT]"""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Create an upload token for USER and print it alone on the last line. With --project "
         "the token is scoped to those projects, on each of which USER must have a role; "
-        "without, it is user-wide (and may create projects). A frozen or inactive user gets none."
+        "without, it is user-wide (and may create projects). With --read-only it downloads "
+        "(private projects included) and never uploads. A frozen or inactive user gets none."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,8 +25,19 @@ class Command(BaseCommand):
             "--project", action="append", default=[], help="Scope to this project (repeatable)"
         )
         parser.add_argument("--description", default="", help="A note to recognise the token by")
+        parser.add_argument(
+            "--read-only", action="store_true", help="A read token: installs, never uploads"
+        )
 
-    def handle(self, *args, username: str, project: list[str], description: str, **options):
+    def handle(
+        self,
+        *args,
+        username: str,
+        project: list[str],
+        description: str,
+        read_only: bool,
+        **options,
+    ):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}")
@@ -44,7 +56,10 @@ class Command(BaseCommand):
             if (denial := see_collaborators_denial(user=user, project=found)) is not None:
                 raise CommandError(denial.message)
             projects.append(found)
-        issued = create_api_token(user=user, projects=projects, description=description)
+        issued = create_api_token(
+            user=user, projects=projects, description=description, read_only=read_only
+        )
         scope = ", ".join(p.name for p in projects) or "all of the user's projects"
-        self.stderr.write(f"Token for {username}, valid for {scope}. It is shown only once:")
+        kind = "Read-only token" if read_only else "Token"
+        self.stderr.write(f"{kind} for {username}, valid for {scope}. It is shown only once:")
         self.stdout.write(issued.plaintext)

@@ -23,7 +23,7 @@ def seed_yank_history(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("packages", "0006_merge_20261201_1925"),
+        ("packages", "0008_merge_20261201_1958"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,181 @@
+"""A private page read with a token against a public cached page, on this index alone.
+
+`python -m bench.private` starts this index (as bench/run.py does), uploads one wheel to a public
+and one to a private project, makes a read token scoped to the private one, then runs wrk on
+
+* `GET /simple/bench-public/` with no credentials (a cached public page), and
+* `GET /simple/bench-private/` with `Authorization: Basic __token__:<read token>` of a
+  Maintainer (the token check, the role and scope check, then the same cached page under its
+  private key),
+
+taking turns run by run. It prints a markdown table (medians, and the private / public ratio of
+requests/s and of server CPU per request) and, unless --no-write, puts it in BENCHMARKS.md
+in its own marked section, which bench/report.py keeps when it rewrites the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import os
+import statistics
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import LOGS, ROOT, RUN, log
+from bench.cpu import CpuMeter
+from bench.report import write_section
+from bench.servers import Servers, clean_env, ensure_wrk, index_python, run, start_index
+from bench.workloads import run_wrk
+from tests.dists import make_wheel, upload_files, upload_form
+
+SECTION = "## Private reads"
+PUBLIC, PRIVATE = "bench-public", "bench-private"
+
+
+def _upload(target, name: str) -> None:
+    import requests
+
+    filename, content = make_wheel(name, "1.0")
+    response = requests.post(
+        target.upload_url,
+        data=upload_form(name=name, version="1.0", content=content),
+        files=upload_files(filename, content),
+        auth=target.auth,
+        timeout=60,
+    )
+    response.raise_for_status()
+
+
+def _manage(*args: str) -> str:
+    env = clean_env(DATA_DIR=str(RUN / "index-data"))
+    return run([str(index_python()), "manage.py", *args], env=env, cwd=ROOT)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    wrk = ensure_wrk()
+    if RUN.exists():
+        import shutil
+
+        shutil.rmtree(RUN)
+    LOGS.mkdir(parents=True)
+    servers = Servers()
+    try:
+        index = start_index(servers, workers=args.workers, threads=args.threads, src=ROOT)
+        for name in (PUBLIC, PRIVATE):
+            _upload(index, name)
+        _manage("set_project_visibility", PRIVATE, "private", "--actor", "bench")
+        # A plain collaborator (not staff): the role check is part of what is measured.
+        _manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; "
+            "from packages.models import Project, Role; "
+            "u = get_user_model().objects.create_user('reader', password='not-used'); "
+            f"Role.objects.create(user=u, project=Project.objects.get(name={PRIVATE!r}), "
+            "role_name='Maintainer')",
+        )
+        token = _manage("create_api_token", "reader", "--read-only", "--project", PRIVATE)
+        token = token.strip().splitlines()[-1]
+        basic = base64.b64encode(f"__token__:{token}".encode()).decode()
+        cells = {
+            "public page, anonymous": (f"{index.base}/simple/{PUBLIC}/", {}),
+            "private page, read token": (
+                f"{index.base}/simple/{PRIVATE}/",
+                {"Authorization": f"Basic {basic}"},
+            ),
+        }
+        meter = CpuMeter({index.label: index.pgid})
+        results: dict[str, dict[int, list]] = {}
+        for url, extra in cells.values():  # warm-up
+            headers = {"Accept": "text/html", "Accept-Encoding": "gzip", **extra}
+            run_wrk(wrk, url, connections=max(args.connections), seconds=1, headers=headers)
+        for _ in range(args.repeat):
+            for conns in args.connections:
+                for label, (url, extra) in cells.items():
+                    headers = {"Accept": "text/html", "Accept-Encoding": "gzip", **extra}
+                    meter.start()
+                    result = run_wrk(
+                        wrk, url, connections=conns, seconds=args.duration, headers=headers
+                    )
+                    cpu = meter.stop()
+                    if result.errors:
+                        raise SystemExit(f"{label}: {result.errors} errors\n{result.raw}")
+                    result.cpu_ms = cpu["servers"][index.label] * 1000 / max(1, result.requests)
+                    results.setdefault(label, {}).setdefault(conns, []).append(result)
+                    log(
+                        f"  {label:26} c={conns:<3} {result.rps:8.1f} req/s  "
+                        f"p99 {result.p99_ms:6.1f} ms  CPU {result.cpu_ms:5.2f} ms/req"
+                    )
+    finally:
+        servers.stop_all()
+    return results
+
+
+def report(results: dict, args: argparse.Namespace) -> str:
+    public, private = results["public page, anonymous"], results["private page, read token"]
+    lines = [
+        SECTION,
+        "",
+        f"Generated by `bench/private.py` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: "
+        f"`python -m bench.private --repeat {args.repeat} --duration {args.duration}`, this "
+        f"index alone ({args.workers} gunicorn workers x {args.threads} threads, embedded mode), "
+        f"wrk with gzip accepted, medians of {args.repeat} runs taken in turns, "
+        f"{os.cpu_count()} CPUs shared with other work. Target: the private read within 1.5x "
+        "the cost of the public cached page.",
+        "",
+        "| Measurement | public cached page | private page + read token | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for conns in args.connections:
+        pub_rps = statistics.median(r.rps for r in public[conns])
+        pri_rps = statistics.median(r.rps for r in private[conns])
+        pub_cpu = statistics.median(r.cpu_ms for r in public[conns])
+        pri_cpu = statistics.median(r.cpu_ms for r in private[conns])
+        pub_p99 = statistics.median(r.p99_ms for r in public[conns])
+        pri_p99 = statistics.median(r.p99_ms for r in private[conns])
+        lines += [
+            f"| GET /simple/ 1-file page, {conns} conn.: req/s | {pub_rps:,.0f} | {pri_rps:,.0f} "
+            f"| {pub_rps / pri_rps:.2f}x cost |",
+            f"| ... p99 ms | {pub_p99:.1f} | {pri_p99:.1f} | {pri_p99 / pub_p99:.2f}x |",
+            f"| ... server CPU ms/req | {pub_cpu:.2f} | {pri_cpu:.2f} | {pri_cpu / pub_cpu:.2f}x |",
+        ]
+    worst = max(
+        statistics.median(r.cpu_ms for r in private[c])
+        / statistics.median(r.cpu_ms for r in public[c])
+        for c in args.connections
+    )
+    verdict = "met" if worst <= 1.5 else "NOT met"
+    lines += [
+        "",
+        f"Within 1.5x by server CPU per request: {verdict} (worst {worst:.2f}x). The public "
+        "page costs one query (the project) and a cache hit; the private one adds the token "
+        "query (with its user's frozen flag) and one for the role and the token's scope, "
+        "each read at the moment of asking so a revoked token or role stops at once.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--connections", default="1,8")
+    parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    args.connections = [int(c) for c in args.connections.split(",")]
+    section = report(measure(args), args)
+    print(section)
+    if not args.no_write:
+        write_section(ROOT / "BENCHMARKS.md", "private", section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
