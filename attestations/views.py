@@ -27,7 +27,11 @@ def provenance(request: HttpRequest, name: str, version: str, filename: str) -> 
             content_type="text/plain",
         )
     project = find_project(name)
-    if project is None or permissions.see_project_denial(user=request.user, project=project):
+    reader = permissions.reader_of(request)
+    # The files' rule: a private project's readers, a quarantined project's members and staff.
+    if project is None or permissions.see_files_denial(
+        user=reader.user, project=project, token=reader.token
+    ):
         raise Http404("No such project")
     release = find_release(project=project, version=version)
     try:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.tokens import create_api_token
-from packages import static_pages
+from packages import history, static_pages
 from packages.models import File, Project, Role
 from packages.visibility import set_project_visibility
 from tests.factories import basic_auth, make_project, make_user, post_upload, wheel_upload
@@ -134,6 +134,8 @@ def fill(route: str, name: str, world) -> str:
         ),
         "subscription_id": "1",
         "delivery_id": "00000000-0000-4000-8000-000000000000",
+        # The point-in-time view (/as-of/): now, when the project exists.
+        "moment": history.format_moment(timezone.now()),
     }
     path = route
     for key, value in values.items():
