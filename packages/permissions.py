@@ -256,6 +256,10 @@ def reader_of(request: HttpRequest) -> Reader:
     basic_user = getattr(request, "basic_user", None)
     if basic_user is not None:
         return Reader(user=basic_user, token=getattr(request, "basic_token", None))
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        # No session to ask about: asking would mark it accessed, and Django would then add
+        # `Vary: Cookie` to public pages that a CDN or nginx's static copies serve to everyone.
+        return Reader(user=AnonymousUser())
     return Reader(user=request.user)
 
 

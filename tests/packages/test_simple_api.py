@@ -65,6 +65,16 @@ def test_index_lists_projects_in_both_formats(client, uploaded):
     assert response["X-PyPI-Last-Serial"] == str(data["meta"]["_last-serial"])
 
 
+@pytest.mark.parametrize("path", ["/simple/", "/simple/demo/", "/pypi/Demo/json"])
+def test_public_pages_do_not_vary_on_cookies_for_installers(client, uploaded, path):
+    """Installers send no session cookie; a public page answered to them must not say
+    `Vary: Cookie`, or CDNs and nginx's static copies (which never vary on it) disagree."""
+    client.cookies.clear()  # the upload fixture left none, but be sure: installers send none
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Cookie" not in response.get("Vary", "")
+
+
 def test_detail_json_fields(client, uploaded):
     response, data = get_json(client, "/simple/demo/")
     assert data["name"] == "demo"
