@@ -322,6 +322,7 @@ def generate(args: argparse.Namespace) -> int:
     from packages.filenames import storage_path
     from packages.models import File, JournalEntry, Project, Release, Role
     from packages.names import normalize_name, ultranormalize_name
+    from packages.releases import SORT_GAP
 
     log("migrate")
     call_command("migrate", "--noinput", verbosity=0)
@@ -455,7 +456,7 @@ def generate(args: argparse.Namespace) -> int:
                         pid,
                         version,
                         version,
-                        r,
+                        r * SORT_GAP,
                         False,
                         when,
                         summary,

@@ -11,7 +11,7 @@ from packaging.version import Version
 
 import packages.releases
 from packages.models import Release
-from packages.releases import create_release
+from packages.releases import SORT_GAP, create_release
 from tests.factories import make_project, make_release, make_user
 
 pytestmark = pytest.mark.django_db
@@ -39,11 +39,13 @@ def test_releases_in_any_upload_order_end_in_pep440_order(monkeypatch):
     for version in versions:
         add(project, version, user)
     assert ordered_versions(project) == sorted(versions, key=Version)
-    orders = sorted(project.releases.values_list("sort_order", flat=True))
-    assert orders == list(range(len(versions)))
+    orders = list(project.releases.order_by("sort_order").values_list("sort_order", flat=True))
+    assert len(set(orders)) == len(versions)
 
 
-def test_backport_into_a_large_project_moves_the_later_releases_in_one_update():
+def test_backport_into_a_large_project_moves_no_other_release():
+    """Rewriting a release row also rewrites its full-text index entry on PostgreSQL, so a
+    backport must not shift the releases after it: it takes a free number between them."""
     user = make_user()
     project = make_project("demo", owner=user)
     Release.objects.bulk_create(
@@ -51,21 +53,53 @@ def test_backport_into_a_large_project_moves_the_later_releases_in_one_update():
             project=project,
             version=f"2.{i}",
             canonical_version=f"2.{i}",
-            sort_order=i,
+            sort_order=i * SORT_GAP,
         )
         for i in range(1000)
     )
     with CaptureQueriesContext(connection) as queries:
         release = add(project, "1.5", user)
-    assert release.sort_order == 0
+    assert release.sort_order < 0
     updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
-    # The releases after it move up together, then the project's serial (the journal).
-    assert len(updates) == 2, [q["sql"][:80] for q in updates]
+    # Only the project's serial (the journal) changes.
+    assert len(updates) == 1 and "packages_project" in updates[0]["sql"], updates
     versions = ordered_versions(project)
     assert versions[:3] == ["1.5", "2.0", "2.1"] and versions[-1] == "2.999"
     middle = add(project, "2.500.1", user)
     assert ordered_versions(project)[502] == "2.500.1"
-    assert middle.sort_order == 502
+    assert 500 * SORT_GAP < middle.sort_order < 501 * SORT_GAP
+
+
+def test_a_dense_order_is_renumbered_with_gaps_once():
+    """Releases numbered 0, 1, 2... (an earlier version of this index, imports) leave no room:
+    the first backport renumbers the project SORT_GAP apart, the next ones move nothing."""
+    user = make_user()
+    project = make_project("demo", owner=user)
+    for i in range(10):
+        make_release(project, f"2.{i}", sort_order=i)
+    add(project, "2.4.1", user)
+    orders = list(project.releases.order_by("sort_order").values_list("sort_order", flat=True))
+    assert orders == [i * SORT_GAP for i in range(11)]
+    assert ordered_versions(project)[5] == "2.4.1"
+    with CaptureQueriesContext(connection) as queries:
+        add(project, "2.4.2", user)
+    assert sum(q["sql"].startswith("UPDATE") for q in queries.captured_queries) == 1
+    assert ordered_versions(project)[6] == "2.4.2"
+
+
+def test_backports_into_one_gap_until_it_is_full_then_renumber():
+    user = make_user()
+    project = make_project("demo", owner=user)
+    add(project, "1.0", user)
+    add(project, "2.0", user)
+    # Each backport halves the room below 2.0; after ten there is none, and one renumbering
+    # makes room again, all the while in PEP 440 order.
+    versions = ["1.0", "2.0"]
+    for n in range(1, 16):
+        version = f"1.{'9' * n}"
+        add(project, version, user)
+        versions.append(version)
+        assert ordered_versions(project) == sorted(versions, key=Version)
 
 
 def test_an_unclean_stored_order_is_repaired_by_a_full_resort():
@@ -76,4 +110,5 @@ def test_an_unclean_stored_order_is_repaired_by_a_full_resort():
         make_release(project, version, sort_order=0)
     add(project, "1.5", user)
     assert ordered_versions(project) == ["1.0", "1.5", "2.0", "3.0"]
-    assert sorted(project.releases.values_list("sort_order", flat=True)) == [0, 1, 2, 3]
+    orders = sorted(project.releases.values_list("sort_order", flat=True))
+    assert orders == [0, SORT_GAP, 2 * SORT_GAP, 3 * SORT_GAP]
