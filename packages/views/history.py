@@ -29,8 +29,8 @@ from packages.releases import lookup_version
 from packages.responses import accepts_gzip, make_private, page_response, rendered_page
 from packages.views.index import (
     CORS,
-    _hidden_key,
     files_base_url,
+    hidden_key,
     is_readable,
     project_access,
 )
@@ -133,7 +133,7 @@ def simple_detail(request: HttpRequest, moment: datetime, name: str) -> HttpResp
     # The project's serial moves with every change, purges included, so a removal shows at once.
     key = (
         f"as-of-simple:{project.pk}:{project.last_serial}:{stamp}:{fmt}:{files_url}"
-        f"{_hidden_key(hidden)}"
+        f"{hidden_key(hidden)}"
     )
     access = project_access(project)
     page = rendered_page(key, render, gzip_ok=accepts_gzip(request), access=access)
@@ -191,7 +191,7 @@ def json_project(
     stamp = history.format_moment(moment)
     key = (
         f"as-of-json:{project.pk}:{project.last_serial}:{stamp}:{version}:{files_url}"
-        f"{_hidden_key(hidden)}"
+        f"{hidden_key(hidden)}"
     )
     try:
         page = rendered_page(

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_safe
 
 from packages import cdn, permissions, simple
 from packages.api import NotFound, render_project_json
-from packages.files import serve_file
+from packages.files import not_found, serve_file
 from packages.journal import last_serial
 from packages.models import Project
 from packages.names import lookup_name
@@ -74,7 +74,7 @@ def _lookup_project(request: HttpRequest, name: str) -> Project:
     return project
 
 
-def _hidden_key(hidden: frozenset[int]) -> str:
+def hidden_key(hidden: frozenset[int]) -> str:
     """Part of a page's cache key: which files the release-age policy hides right now."""
     if not hidden:
         return ""
@@ -85,13 +85,6 @@ def is_readable(request: HttpRequest, project: Project) -> bool:
     reader = permissions.reader_of(request)
     denial = permissions.see_project_denial(user=reader.user, project=project, token=reader.token)
     return denial is None
-
-
-def _not_found() -> HttpResponse:
-    """What installers get for a name that is not here: plain text, as for any other name."""
-    response = HttpResponse("Not Found", status=404, content_type="text/plain; charset=utf-8")
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def require_readable(request: HttpRequest, project: Project) -> None:
@@ -150,7 +143,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
     try:
         project = _lookup_project(request, name)
     except NoSuchProject:
-        return _not_found()
+        return not_found()
     fmt = simple.negotiate(request)
     files_url = files_base_url()
     hidden = permissions.hidden_file_ids(project=project)
@@ -159,7 +152,7 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         files = simple.project_files(project, files_url=files_url, hidden=hidden)
         return simple.render_detail(project, files, fmt=fmt), fmt
 
-    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}{_hidden_key(hidden)}"
+    key = f"simple:{project.pk}:{project.last_serial}:{fmt}:{files_url}{hidden_key(hidden)}"
     headers = {
         **CORS,
         **cdn.simple_cache_headers(normalized_name=project.normalized_name),
@@ -197,7 +190,7 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         )
         return body, "application/json"
 
-    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}{_hidden_key(hidden)}"
+    key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}{hidden_key(hidden)}"
     try:
         page = rendered_page(
             key, render_json, gzip_ok=accepts_gzip(request), access=project_access(project)
