@@ -70,6 +70,7 @@ DUMPVERSIONS = ("1", "2")
 MAX_DATAINDEX_BYTES = 1024**3
 USER_AGENT = "manage.py import_devpi"
 CHUNK = 1024 * 1024
+DISTRIBUTION_SUFFIXES = (".whl", ".tar.gz", ".zip")
 # devpi's upload form keys -> this index's (twine's) form fields. Name and version come from
 # the file itself, as an upload's do; metadata_version too, so the fields stay valid for it.
 SINGLE_FIELDS = {
@@ -603,7 +604,10 @@ def _upload(
     try:
         post, _filetype = build_form(file.path)
     except ImportSkipped as exc:
-        return str(exc)
+        if file.filename.endswith(DISTRIBUTION_SUFFIXES):
+            # Named as a distribution this index takes, but unreadable: damaged, not foreign.
+            raise ProjectRefused(f"{file.filename}: {exc}") from exc
+        return str(exc)  # An egg, an installer: kinds devpi keeps and this index does not.
     _overlay(post, project.versions.get(file.version, {}))
     # The digests the export vouches for: the upload's own digest check compares them with the
     # bytes it reads, so a file changed since _checked_digests is refused too.
