@@ -46,6 +46,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
+from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from django.test.utils import override_settings
 
@@ -229,6 +230,7 @@ def _users(raw: dict) -> dict[str, DevpiUser]:
         _expect(config, dict, where)
         try:
             validator(username)
+            MaxLengthValidator(get_user_model().username.field.max_length)(username)
         except ValidationError as exc:
             raise DevpiExportError(f"{DATAINDEX}: {where}: {exc.messages[0]}") from None
         values = {}

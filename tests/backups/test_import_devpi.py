@@ -207,6 +207,10 @@ def test_a_file_refused_by_the_upload_checks_keeps_nothing_of_its_project(export
             "users\\['bad name!'\\]",
         ),
         (
+            lambda d: edit_dataindex(d, lambda x: x["users"].update({"a" * 151: {}})),
+            "at most 150 characters",
+        ),
+        (
             lambda d: edit_dataindex(d, lambda x: x["users"].pop("bob")),
             "index bob/tools belongs to 'bob', not in users",
         ),
@@ -295,3 +299,31 @@ def test_unknown_index_and_mirror_choices_are_refused(export):
     out, _err = run(str(export))
     assert "skipped index bob/tools: a mirror index, not imported" in out
     assert nothing_written() is False and not Project.objects.filter(name="bob-tool").exists()
+
+
+def test_kinds_this_index_does_not_keep_are_skipped_and_the_project_imported(export):
+    """An egg (devpi keeps them), a doc zip: listed as skipped, the rest of the project comes."""
+    egg = export / "bob/tools/bob-tool/0.1/bob_tool-0.1-py3.11.egg"
+    egg.write_bytes(b"an egg")
+    (export / "bob/tools/bob-tool-0.1.doc.zip").write_bytes(b"docs")
+
+    def add(data):
+        files = data["indexes"]["bob/tools"]["files"]
+        entry = json.loads(json.dumps(files[0]))
+        entry["relpath"] = "bob/tools/bob-tool/0.1/bob_tool-0.1-py3.11.egg"
+        entry["entrymapping"]["hashes"] = {"sha256": hashlib.sha256(b"an egg").hexdigest()}
+        del entry["entrymapping"]["hash_spec"]
+        files.append(entry)
+        files.append(
+            {"type": "doczip", "projectname": "bob-tool", "version": "0.1",
+             "relpath": "bob/tools/bob-tool-0.1.doc.zip", "entrymapping": {}}
+        )  # fmt: skip
+
+    edit_dataindex(export, add)
+
+    out, _err = run(str(export))
+
+    assert "skipped index bob/tools: 1 doczip file(s)" in out
+    assert "skipped bob/tools/bob_tool-0.1-py3.11.egg: not a wheel or an sdist" in out
+    assert "imported bob-tool from bob/tools: 1 new file(s)" in out
+    assert File.objects.filter(release__project__normalized_name="bob-tool").count() == 1
