@@ -11,6 +11,7 @@ Nothing here imports Django: devpi runs in its own processes and venv.
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import sys
@@ -32,8 +33,6 @@ REQUIRES_PYTHON = ">=3.8"
 
 def devpi_bin() -> Path | None:
     """The folder holding devpi-server's commands: DEVPI_SERVER_BIN, or beside this Python."""
-    import os
-
     for folder in filter(None, [os.environ.get("DEVPI_SERVER_BIN"), str(VENV_BIN)]):
         if (Path(folder) / "devpi-export").exists():
             return Path(folder)
