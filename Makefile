@@ -27,7 +27,16 @@ run: $(BIN)/.installed-run
 test: export SECRET_KEY ?= insecure-test-only-key
 # Production mode (DATABASE_URL) needs a site URL; the tests' client host is this one.
 test: export SITE_URL ?= http://testserver
-test: $(BIN)/.installed
+# tests/e2e/test_import_devpi.py runs a real devpi-server, kept in a venv of its own (its
+# dependencies are not ours).
+DEVPI_VENV := test-artifacts/devpi-venv
+test: export DEVPI_SERVER_BIN ?= $(CURDIR)/$(DEVPI_VENV)/bin
+$(DEVPI_VENV)/bin/devpi-export:
+	$(PYTHON) -m venv $(DEVPI_VENV)
+	$(DEVPI_VENV)/bin/pip install --quiet devpi-server==6.20.3
+	touch $@
+
+test: $(BIN)/.installed $(DEVPI_VENV)/bin/devpi-export
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

@@ -3,8 +3,9 @@ imported from the server's /simple/ alone.
 
 Two sources: the checked-in export (tests/backups/devpi-export/, written by devpi-server 6.20.3),
 always; and an export made now by a real devpi-server (tests/backups/devpi_export.py), when its
-commands are found in DEVPI_SERVER_BIN or beside this Python (`pip install devpi-server==6.20.3`
-into a venv of its own and point DEVPI_SERVER_BIN at its bin/), else that test skips saying so.
+commands are found in DEVPI_SERVER_BIN or beside this Python (`make test` installs
+devpi-server==6.20.3 into test-artifacts/devpi-venv and points DEVPI_SERVER_BIN there), else that
+test skips saying so.
 """
 
 from __future__ import annotations
