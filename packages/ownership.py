@@ -77,10 +77,13 @@ def transfer_project(
 
 
 def owner_choices(organization: Organization):
-    """Who may take a project the organization lets go: its members with an active account."""
-    return OrganizationRole.objects.filter(
-        organization=organization, user__is_active=True
-    ).select_related("user")
+    """Who may take a project the organization lets go: its members whose account is active
+    and not frozen (a project handed to a frozen account would have no Owner able to act)."""
+    return (
+        OrganizationRole.objects.filter(organization=organization, user__is_active=True)
+        .exclude(user__account__is_frozen=True)
+        .select_related("user")
+    )
 
 
 @transaction.atomic

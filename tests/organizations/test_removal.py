@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from organizations import moderation
 from organizations.models import Organization, OrganizationEvent, OrganizationRole, Team
-from packages import permissions, staff
+from packages import ownership, permissions, staff
 from packages.models import JournalEntry, Project, ProjectEvent, Role, TeamProjectRole
 from tests.factories import (
     make_organization,
@@ -115,12 +115,24 @@ def test_removal_answers_400_to_bad_input(client, acme, data):
     assert TeamProjectRole.objects.count() == 1
 
 
-def test_a_member_whose_account_is_inactive_cannot_take_a_project(client, acme):
+def test_a_member_whose_account_is_inactive_or_frozen_cannot_take_a_project(client, acme):
+    from accounts.freezing import freeze_user
+
     tim = user("tim")
     tim.is_active = False
     tim.save()
+    freeze_user(user=user("mia"), reason="test")
     logged_in(client, user("olga"))
     assert client.post(REMOVE, {"project": "widgets", "owner": "tim"}).status_code == 400
+    assert client.post(REMOVE, {"project": "widgets", "owner": "mia"}).status_code == 400
+    with pytest.raises(ownership.OwnershipError):
+        ownership.remove_project_from_organization(
+            project=Project.objects.get(name="widgets"),
+            organization=acme,
+            owner=user("mia"),
+            by=user("olga"),
+        )
+    assert Project.objects.get(name="widgets").organization == acme
 
 
 def test_a_frozen_organization_keeps_its_projects(client, acme):
@@ -215,3 +227,21 @@ def test_administrators_delete_an_empty_organization_in_the_admin(client, acme):
     event = OrganizationEvent.objects.get(tag="organization:delete")
     assert (event.organization_name, event.additional["staff_reason"]) == ("emptyco", "x")
     assert LogEntry.objects.get(action_flag=DELETION).change_message == "Deleted: x"
+    events = client.get("/admin/organizations/organizationevent/")
+    assert events.status_code == 200 and b"emptyco" in events.content
+
+
+def test_the_json_api_stops_naming_the_organization_once_removed(client, acme):
+    from tests.factories import make_release
+
+    widgets = Project.objects.get(name="widgets")
+    make_release(widgets, "1.0")
+    assert client.get("/pypi/widgets/json").json()["ownership"]["organization"] == "acme"
+    ownership.remove_project_from_organization(
+        project=widgets, organization=acme, owner=user("tim"), by=user("olga")
+    )
+    # Journaled, so the answer cached under the old serial is not served again.
+    assert client.get("/pypi/widgets/json").json()["ownership"] == {
+        "organization": None,
+        "roles": [{"role": "Owner", "user": "tim"}],
+    }
