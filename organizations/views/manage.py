@@ -1,6 +1,7 @@
 """Members' pages under /manage/organization(s)/: create an organization, its people and
-invitations, its teams, its details and history; and /account/verify-organization-role/,
-where an invitee accepts or declines. The organization's projects are packages' pages.
+invitations, its teams, its details and history, deleting it; and
+/account/verify-organization-role/, where an invitee accepts or declines. The organization's
+projects are packages' pages.
 
 Every page asks organizations.permissions; every change goes through the domain modules."""
 
