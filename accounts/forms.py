@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from accounts.models import ApiToken
 from accounts.registration import USERNAME_MAX_LENGTH, validate_username
+from accounts.tokens import scopable_projects
 
 MAX_PASSWORD_LENGTH = 4096  # PyPI's cap; Argon2 hashes anything, but not for free.
 
@@ -149,9 +149,9 @@ class ApiTokenForm(forms.Form):
     def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        # The user's projects, by way of the token's relation (accounts sits below packages).
-        project_model = ApiToken.projects.field.related_model
-        self.fields["projects"].queryset = project_model.objects.filter(roles__user=user).order_by(
+        # Every project a token of theirs may name (a read token's choices include an upload
+        # token's); issue_api_token refuses an upload token a project they only read.
+        self.fields["projects"].queryset = scopable_projects(user=user, read_only=True).order_by(
             "normalized_name"
         )
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.events import record_user_event
@@ -108,6 +109,27 @@ class TokenError(Exception):
     pass
 
 
+# Which projects a user may scope a token to is a permission rule about projects, which live in
+# a higher layer (packages, whose roles include those granted through organizations): packages
+# registers its rule here when the app starts (PackagesConfig.ready).
+ScopeRule = Callable[..., QuerySet]
+_scope_rule: ScopeRule | None = None
+
+
+def register_scope_rule(rule: ScopeRule) -> None:
+    """`rule(user=..., read_only=...)` returns the Project queryset a token may be scoped to."""
+    global _scope_rule
+    _scope_rule = rule
+
+
+def scopable_projects(*, user: AbstractBaseUser, read_only: bool) -> QuerySet:
+    """The projects a token of `user` may name: an upload token those they may upload to, a
+    read token also those they may read."""
+    if _scope_rule is None:
+        raise ImproperlyConfigured("No token scope rule registered (is packages installed?)")
+    return _scope_rule(user=user, read_only=read_only)
+
+
 def issue_api_token(
     *,
     user: AbstractBaseUser,
@@ -117,12 +139,19 @@ def issue_api_token(
     ip_address: str | None = None,
     read_only: bool = False,
 ) -> IssuedToken:
-    """A token made on the website: only for projects the user has a role on, and noted in
-    their history. The plain text is returned once and never stored."""
+    """A token made on the website: only for projects the scope rule allows (`scopable_projects`),
+    and noted in their history. The plain text is returned once and never stored."""
     projects = list(projects)
-    allowed = set(user.project_roles.values_list("project_id", flat=True))
-    if any(project.pk not in allowed for project in projects):
-        raise TokenError("You can only scope a token to projects you have a role on.")
+    if projects:
+        wanted = {project.pk for project in projects}
+        allowed = scopable_projects(user=user, read_only=read_only).filter(pk__in=wanted)
+        if allowed.count() != len(wanted):
+            raise TokenError(
+                "You can only scope a read-only token to projects you may read."
+                if read_only
+                else "You can only scope an upload token to projects you may upload to "
+                "(tick Read only for a project you only read)."
+            )
     if expires is not None and expires <= timezone.now():
         raise TokenError("The expiry date must be in the future.")
     issued = create_api_token(

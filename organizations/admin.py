@@ -63,7 +63,7 @@ class OrganizationAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     inlines = (OrganizationRoleInline, TeamInline)
-    actions = ("approve", "decline", "freeze", "unfreeze")
+    actions = ("approve", "decline", "freeze", "unfreeze", "delete_organizations")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -76,6 +76,11 @@ class OrganizationAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # The actions below need it; the form itself is all read-only fields.
         return request.user.has_perm("organizations.change_organization")
+
+    def has_delete_organizations_permission(self, request: HttpRequest) -> bool:
+        # Not has_delete_permission: that would also open Django's own delete views, which
+        # skip the rule that an organization owning projects stays.
+        return request.user.has_perm("organizations.delete_organization")
 
     def _action(self, request: HttpRequest, queryset: QuerySet, title: str, apply, warning=""):
         return confirm_action(
@@ -120,6 +125,20 @@ class OrganizationAdmin(ReadOnlyAdmin):
     def unfreeze(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         return self._action(
             request, queryset, "Unfreeze organizations", moderation.unfreeze_organization
+        )
+
+    @admin.action(
+        description="Delete selected organizations (owning no projects)",
+        permissions=["delete_organizations"],
+    )
+    def delete_organizations(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self._action(
+            request,
+            queryset,
+            "Delete organizations",
+            moderation.delete_organization,
+            warning="Its members, teams and invitations go for good; its history stays. An "
+            "organization that still owns projects is left alone.",
         )
 
 

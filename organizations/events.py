@@ -16,6 +16,7 @@ class EventTag:
     FREEZE = "organization:freeze"
     UNFREEZE = "organization:unfreeze"
     UPDATE = "organization:update"
+    DELETE = "organization:delete"
     ROLE_INVITE = "organization:organization_role:invite"
     ROLE_ADD = "organization:organization_role:add"
     ROLE_CHANGE = "organization:organization_role:change"

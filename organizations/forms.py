@@ -64,3 +64,21 @@ class TeamMemberForm(forms.Form):
 
 class MemberForm(forms.Form):
     member_id = forms.IntegerField()
+
+
+class DeleteOrganizationForm(forms.Form):
+    """The name typed again, as PyPI asks before deleting anything."""
+
+    confirm_organization_name = forms.CharField(
+        max_length=MAX_LENGTH, label="Type the organization's name to confirm"
+    )
+
+    def __init__(self, *args: object, organization_name: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization_name = organization_name
+
+    def clean_confirm_organization_name(self) -> str:
+        typed = self.cleaned_data["confirm_organization_name"].strip()
+        if typed != self.organization_name:
+            raise forms.ValidationError(f"'{typed}' is not the same as '{self.organization_name}'.")
+        return typed

@@ -1,4 +1,5 @@
-"""What staff do to organizations: approve or decline a new one, freeze or unfreeze one. The
+"""What staff do to organizations: approve or decline a new one, freeze or unfreeze one, delete
+one that owns no projects. The
 admin actions call these; each takes who did it (`by`) and why (`reason`), which go to the
 organization's history (the reason under a staff-only key) and to Django admin's log. The
 creator of a reviewed organization gets a mail saying how it went (never the reason)."""
@@ -6,7 +7,7 @@ creator of a reviewed organization gets a mail saying how it went (never the rea
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -16,12 +17,20 @@ from accounts.emails import primary_email
 from accounts.mail import send_templated_mail
 from accounts.moderation import ModerationError, user_or_none
 from organizations.events import STAFF_REASON, EventTag, record_organization_event
+from organizations.membership import MembershipError
 from organizations.models import Organization
+from organizations.registration import delete_organization as delete_empty_organization
 
 Status = Organization.Status
 
 
-def _log(*, organization: Organization, by: AbstractBaseUser | None, message: str) -> None:
+def _log(
+    *,
+    organization: Organization,
+    by: AbstractBaseUser | None,
+    message: str,
+    action_flag: int = CHANGE,
+) -> None:
     if user_or_none(by) is None:
         return
     LogEntry.objects.create(
@@ -29,7 +38,7 @@ def _log(*, organization: Organization, by: AbstractBaseUser | None, message: st
         content_type_id=ContentType.objects.get_for_model(Organization).pk,
         object_id=str(organization.pk),
         object_repr=str(organization),
-        action_flag=CHANGE,
+        action_flag=action_flag,
         change_message=message,
     )
 
@@ -125,3 +134,21 @@ def unfreeze_organization(
         organization=organization, tag=EventTag.UNFREEZE, user=by, **{STAFF_REASON: reason}
     )
     _log(organization=organization, by=by, message=f"Unfrozen: {reason}")
+
+
+@transaction.atomic
+def delete_organization(
+    *, organization: Organization, reason: str, by: AbstractBaseUser | None = None
+) -> None:
+    """The Owners' deletion (organizations/registration.py), by staff: also a pending, declined
+    or frozen one, still only once it owns no projects."""
+    try:
+        delete_empty_organization(organization=organization, by=by, reason=reason)
+    except MembershipError as exc:
+        raise ModerationError(str(exc)) from None
+    _log(
+        organization=organization,
+        by=by,
+        message=f"Deleted: {reason}",
+        action_flag=DELETION,
+    )

@@ -8,9 +8,12 @@ packages/permissions.py's). Each `*_denial` returns the message to show, or None
 | create and delete teams, team members    | yes   | yes     | no     | no    |
 | leave (remove own role)                  | yes*  | yes     | yes    | -     |
 | Owner of every project it owns           | yes   | no      | no     | no    |
+| remove a project from it (made personal) | yes   | no      | no     | no    |
+| delete it (once it owns no projects)     | yes** | no      | no     | no    |
 
 * never the last Owner (organizations/membership.py enforces that). Changes need the
 organization approved and not frozen; seeing it only needs a role.
+** also while it awaits approval, never while frozen (staff delete any in the admin).
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ def _standing(organization: Organization) -> str | None:
     return None
 
 
-def _denial(*, user: User, organization: Organization, roles: set[str]) -> str | None:
+def _denial(
+    *, user: User, organization: Organization, roles: set[str], pending_too: bool = False
+) -> str | None:
     if not user.is_authenticated:
         return "You must log in first."
     role = role_of(user=user, organization=organization)
@@ -58,7 +63,10 @@ def _denial(*, user: User, organization: Organization, roles: set[str]) -> str |
         )
     if is_frozen(user):
         return f"The user '{user.get_username()}' is frozen."
-    return _standing(organization) or standing_denial(user)
+    pending = organization.status == Organization.Status.PENDING and organization.is_active
+    if not (pending_too and pending) and (message := _standing(organization)):
+        return message
+    return standing_denial(user)
 
 
 def see_organization_denial(*, user: User, organization: Organization) -> str | None:
@@ -85,6 +93,18 @@ def manage_teams_denial(*, user: User, organization: Organization) -> str | None
 def owner_denial(*, user: User, organization: Organization) -> str | None:
     """Owner powers: members, and bringing projects into the organization."""
     return manage_members_denial(user=user, organization=organization)
+
+
+def remove_project_denial(*, user: User, organization: Organization) -> str | None:
+    """Giving one of its projects back to a member as a personal project (packages/ownership.py
+    checks the project and the new Owner)."""
+    return owner_denial(user=user, organization=organization)
+
+
+def delete_organization_denial(*, user: User, organization: Organization) -> str | None:
+    """Its Owners delete it, also a request still awaiting approval; a frozen one stays for the
+    staff to decide (organizations/registration.py refuses while it owns projects)."""
+    return _denial(user=user, organization=organization, roles={Role.OWNER}, pending_too=True)
 
 
 def leave_denial(*, user: User, organization: Organization) -> str | None:

@@ -1,4 +1,4 @@
-"""Creating an organization and editing its public details.
+"""Creating an organization, editing its public details, and deleting it once it owns nothing.
 
 With ORGANIZATIONS_REQUIRE_APPROVAL on (the public index's way) a new organization waits for
 staff (organizations/moderation.py) and grants nothing until approved; off (the default, for an
@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from packaging.utils import InvalidName
 
-from organizations.events import EventTag, record_organization_event
+from organizations.events import STAFF_REASON, EventTag, record_organization_event
 from organizations.membership import MembershipError
 from organizations.models import Organization, OrganizationRole, OrganizationRoleName
 from organizations.names import lookup_organization_name, normalize_organization_name
@@ -126,3 +126,34 @@ def update_organization(
         changed=sorted(changed),
     )
     return organization
+
+
+@transaction.atomic
+def delete_organization(
+    *,
+    organization: Organization,
+    by: AbstractBaseUser | None,
+    ip_address: str | None = None,
+    reason: str = "",
+) -> None:
+    """Delete an organization that owns no projects (PyPI's rule: its Owners move or remove
+    them first). Its roles, teams and invitations go with it; its history stays, under its
+    name, for staff (the events' link to it is cleared). `reason` is staff's, kept for staff.
+
+    Projects deleted while it owned them keep their rows for the point-in-time view and still
+    point at it; they are left with no organization, and their personal roles."""
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    # Counted under the lock: moving a project in locks the organization too.
+    if locked.projects.exists():
+        raise MembershipError(
+            f"Organization '{locked.name}' still owns projects: remove them from it first."
+        )
+    locked.projects(manager="all_objects").update(organization=None)
+    record_organization_event(
+        organization=locked,
+        tag=EventTag.DELETE,
+        user=by,
+        ip_address=ip_address,
+        **({STAFF_REASON: reason} if reason else {}),
+    )
+    locked.delete()

@@ -9,6 +9,11 @@ urlpatterns = [
         manage.settings_page,
         name="manage-organization",
     ),
+    path(
+        "manage/organization/<str:name>/delete/",
+        manage.delete_organization,
+        name="manage-org-delete",
+    ),
     path("manage/organization/<str:name>/people/", manage.people, name="manage-org-people"),
     path("manage/organization/<str:name>/people/change/", manage.change_role),
     path("manage/organization/<str:name>/people/remove/", manage.remove_role),

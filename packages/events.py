@@ -29,6 +29,7 @@ class EventTag:
     ARCHIVE_EXIT = "project:archive:exit"
     # Organizations (packages/ownership.py).
     ORGANIZATION_ADD = "project:organization:add"
+    ORGANIZATION_REMOVE = "project:organization:remove"
     TEAM_ROLE_ADD = "project:team_role:add"
     TEAM_ROLE_CHANGE = "project:team_role:change"
     TEAM_ROLE_REMOVE = "project:team_role:remove"

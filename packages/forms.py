@@ -103,3 +103,22 @@ class TransferForm(forms.Form):
     def __init__(self, *args: object, choices: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organization"].choices = [(name, name) for name in choices]
+
+
+class RemoveFromOrganizationForm(forms.Form):
+    """Which of the organization's projects goes back to being personal, and which member
+    becomes its Owner."""
+
+    project = forms.ChoiceField(label="Project")
+    owner = forms.ChoiceField(
+        label="New personal Owner",
+        help_text="A member of the organization. The organization's teams lose their roles on "
+        "it; other collaborators keep theirs.",
+    )
+
+    def __init__(
+        self, *args: object, projects: list[str], owners: list[str], **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(name, name) for name in projects]
+        self.fields["owner"].choices = [(name, name) for name in owners]

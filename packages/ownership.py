@@ -1,8 +1,10 @@
-"""Projects owned by organizations: moving a personal project into an organization, and the
-roles the organization's teams hold on its projects. Each change is journaled, kept in the
-project's history (ProjectEvent) and in the organization's (OrganizationEvent).
+"""Projects owned by organizations: moving a personal project into an organization and out of
+it again, and the roles the organization's teams hold on its projects. Each change is
+journaled, kept in the project's history (ProjectEvent) and in the organization's
+(OrganizationEvent).
 
-Who may do these is packages/permissions.py's; the rules here are about the rows' state (the
+Who may do these is packages/permissions.py's (taking a project out of an organization is its
+Owners' power: organizations/permissions.py); the rules here are about the rows' state (the
 team belongs to the project's organization, the organization is in good standing).
 """
 
@@ -13,10 +15,10 @@ from django.db import transaction
 
 from organizations.events import EventTag as OrganizationTag
 from organizations.events import record_organization_event
-from organizations.models import Organization, Team
+from organizations.models import Organization, OrganizationRole, Team
 from packages.events import EventTag, record_project_event
 from packages.journal import record_change
-from packages.models import Project, RoleName, TeamProjectRole
+from packages.models import Project, Role, RoleName, TeamProjectRole
 
 
 class OwnershipError(ValueError):
@@ -71,6 +73,80 @@ def transfer_project(
             ip_address=ip_address,
             project=project.name,
         )
+    return project
+
+
+def owner_choices(organization: Organization):
+    """Who may take a project the organization lets go: its members whose account is active
+    and not frozen (a project handed to a frozen account would have no Owner able to act)."""
+    return (
+        OrganizationRole.objects.filter(organization=organization, user__is_active=True)
+        .exclude(user__account__is_frozen=True)
+        .select_related("user")
+    )
+
+
+@transaction.atomic
+def remove_project_from_organization(
+    *,
+    project: Project,
+    organization: Organization,
+    owner: AbstractBaseUser,
+    by: AbstractBaseUser,
+    ip_address: str | None = None,
+) -> Project:
+    """Make one of the organization's projects personal again, as PyPI lets an organization's
+    Owners do.
+
+    1. `owner`, a member of the organization, becomes (or stays) a personal Owner, so the
+       project is never left without one; other personal roles stay as they are.
+    2. The organization's teams lose their roles on it, and its Owners their powers over it.
+    3. The project's journal and history and the organization's history note it.
+    """
+    locked = Project.objects.select_for_update(of=("self",)).get(pk=project.pk)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if locked.organization_id != organization.pk:
+        raise OwnershipError(f"Project '{project.name}' doesn't belong to '{organization.name}'.")
+    if not owner_choices(organization).filter(user=owner).exists():
+        raise OwnershipError(
+            f"The user '{owner.get_username()}' isn't a member of organization "
+            f"'{organization.name}'."
+        )
+    team_roles = TeamProjectRole.objects.filter(project=project).select_related("team")
+    dropped = sorted(f"{role.team.name} ({role.role_name})" for role in team_roles)
+    team_roles.delete()
+    role, created = Role.objects.get_or_create(
+        user=owner, project=project, defaults={"role_name": RoleName.OWNER}
+    )
+    previous_role = None if created else role.role_name
+    if role.role_name != RoleName.OWNER:
+        Role.objects.filter(pk=role.pk).update(role_name=RoleName.OWNER)
+    Project.objects.filter(pk=project.pk).update(organization=None)
+    project.organization = None
+    name = owner.get_username()
+    record_change(project=project, action=f"remove organization {organization.name}", user=by)
+    if previous_role is None:
+        record_change(project=project, action=f"add Owner {name}", user=by)
+    elif previous_role != RoleName.OWNER:
+        record_change(project=project, action=f"change {previous_role} {name} to Owner", user=by)
+    record_project_event(
+        project=project,
+        tag=EventTag.ORGANIZATION_REMOVE,
+        user=by,
+        ip_address=ip_address,
+        organization=organization.name,
+        owner=name,
+        removed_team_roles=dropped,
+    )
+    record_organization_event(
+        organization=organization,
+        tag=OrganizationTag.PROJECT_REMOVE,
+        user=by,
+        ip_address=ip_address,
+        project=project.name,
+        owner=name,
+        removed_team_roles=dropped,
+    )
     return project
 
 

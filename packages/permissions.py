@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -142,6 +142,17 @@ def projects_with_roles(user: User) -> dict[int, str]:
         if roles.get(project_id) != RoleName.OWNER:
             roles[project_id] = role_name
     return roles
+
+
+def token_scope_projects(*, user: User, read_only: bool) -> QuerySet[Project]:
+    """The projects a token of this user may be scoped to (accounts.tokens asks through
+    `register_scope_rule`). An upload token: those they have a role on, personal or through an
+    organization (`projects_with_roles`, the grants `upload_denial` checks). A read token:
+    also those of the organizations they are a member of, which they read (`_private_grants`)."""
+    rule = Q(pk__in=sorted(projects_with_roles(user)))
+    if read_only:
+        rule |= Q(organization__in=member_organizations(user))
+    return Project.objects.filter(rule)
 
 
 def _frozen(user: User) -> Denial:

@@ -106,6 +106,11 @@ urlpatterns = [
         manage.organization_projects,
         name="manage-org-projects",
     ),
+    path(
+        "manage/organization/<str:name>/projects/remove/",
+        manage.remove_organization_project,
+        name="manage-org-remove-project",
+    ),
     # Collaborators.
     path(
         "manage/project/<str:name>/collaboration/",

@@ -182,7 +182,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_codes.html", context)
 
 
-def _tokens_page(request: HttpRequest, form: ApiTokenForm) -> HttpResponse:
+def _tokens_page(request: HttpRequest, form: ApiTokenForm, status: int = 200) -> HttpResponse:
     site = urlsplit(settings.SITE_URL)
     context = {
         # What pip and uv are given: the index URL with `__token__:<token>@` before the host.
@@ -191,7 +191,7 @@ def _tokens_page(request: HttpRequest, form: ApiTokenForm) -> HttpResponse:
         "issued": request.session.pop(NEW_TOKEN_KEY, None),
         "tokens": request.user.api_tokens.prefetch_related("projects").order_by("-created"),
     }
-    return render(request, "accounts/manage_tokens.html", context)
+    return render(request, "accounts/manage_tokens.html", context, status=status)
 
 
 @never_cache
@@ -207,7 +207,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 def create_api_token(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST, user=request.user)
     if not form.is_valid():
-        return _tokens_page(request, form)
+        return _tokens_page(request, form, status=400)
     try:
         issued = tokens.issue_api_token(
             user=request.user,
@@ -219,7 +219,7 @@ def create_api_token(request: HttpRequest) -> HttpResponse:
         )
     except tokens.TokenError as exc:
         form.add_error(None, str(exc))
-        return _tokens_page(request, form)
+        return _tokens_page(request, form, status=400)
     request.session[NEW_TOKEN_KEY] = {
         "description": issued.token.description,
         "plaintext": issued.plaintext,

@@ -1,6 +1,7 @@
 """Members' pages under /manage/organization(s)/: create an organization, its people and
-invitations, its teams, its details and history; and /account/verify-organization-role/,
-where an invitee accepts or declines. The organization's projects are packages' pages.
+invitations, its teams, its details and history, deleting it; and
+/account/verify-organization-role/, where an invitee accepts or declines. The organization's
+projects are packages' pages.
 
 Every page asks organizations.permissions; every change goes through the domain modules."""
 
@@ -43,6 +44,19 @@ def organization_for(request: HttpRequest, name: str, denial: Denial) -> Organiz
     return organization
 
 
+def owned_organization_for(request: HttpRequest, name: str, denial: Denial) -> Organization:
+    """`organization_for` for a change only its Owners make: someone who is not a member is
+    told there is no such organization (404); a member without the power gets 403."""
+    organization = registration.find_organization(name)
+    if organization is None or permissions.see_organization_denial(
+        user=request.user, organization=organization
+    ):
+        raise Http404(f"No organization named {name!r}")
+    if message := denial(user=request.user, organization=organization):
+        raise PermissionDenied(message)
+    return organization
+
+
 def _url(organization: Organization, page: str = "") -> str:
     return f"/manage/organization/{organization.name}/{page}"
 
@@ -64,6 +78,10 @@ def organization_context(
         )
         is None,
         "can_manage_teams": permissions.manage_teams_denial(
+            user=request.user, organization=organization
+        )
+        is None,
+        "can_delete": permissions.delete_organization_denial(
             user=request.user, organization=organization
         )
         is None,
@@ -111,12 +129,7 @@ def organizations(request: HttpRequest) -> HttpResponse:
 def settings_page(request: HttpRequest, name: str) -> HttpResponse:
     """The organization's status and public details; Owners edit them."""
     organization = organization_for(request, name, permissions.see_organization_denial)
-    initial = {
-        "display_name": organization.display_name,
-        "link_url": organization.link_url,
-        "description": organization.description,
-    }
-    form = forms.OrganizationDetailsForm(request.POST or None, initial=initial)
+    form = _details_form(organization, request.POST or None)
     if request.method == "POST":
         if message := permissions.owner_denial(user=request.user, organization=organization):
             raise PermissionDenied(message)
@@ -129,9 +142,57 @@ def settings_page(request: HttpRequest, name: str) -> HttpResponse:
             )
             messages.success(request, "Saved.")
             return redirect(_url(organization))
-    context = organization_context(request, organization, "settings", form=form)
+    delete_form = forms.DeleteOrganizationForm(organization_name=organization.name)
     status = 400 if request.method == "POST" else 200
+    return _settings(request, organization, form, delete_form, status)
+
+
+def _details_form(organization: Organization, data: object = None) -> forms.OrganizationDetailsForm:
+    initial = {
+        "display_name": organization.display_name,
+        "link_url": organization.link_url,
+        "description": organization.description,
+    }
+    return forms.OrganizationDetailsForm(data, initial=initial)
+
+
+def _settings(
+    request: HttpRequest,
+    organization: Organization,
+    form: forms.OrganizationDetailsForm,
+    delete_form: forms.DeleteOrganizationForm,
+    status: int,
+) -> HttpResponse:
+    context = organization_context(
+        request,
+        organization,
+        "settings",
+        form=form,
+        delete_form=delete_form,
+        project_count=organization.projects.count(),
+    )
     return render(request, "organizations/settings.html", context, status=status)
+
+
+@require_POST
+@manage_required
+def delete_organization(request: HttpRequest, name: str) -> HttpResponse:
+    """An Owner deletes the organization once it owns no projects, typing its name again."""
+    organization = owned_organization_for(request, name, permissions.delete_organization_denial)
+    if response := reauth_redirect(request, next_path=_url(organization)):
+        return response
+    delete_form = forms.DeleteOrganizationForm(request.POST, organization_name=organization.name)
+    if delete_form.is_valid():
+        try:
+            registration.delete_organization(
+                organization=organization, by=request.user, ip_address=client_ip(request)
+            )
+        except membership.MembershipError as exc:
+            delete_form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Deleted organization '{organization.name}'.")
+            return redirect("manage-organizations")
+    return _settings(request, organization, _details_form(organization), delete_form, 400)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

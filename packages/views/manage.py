@@ -20,9 +20,20 @@ from accounts.events import client_ip
 from organizations import permissions as organization_permissions
 from organizations.models import Organization, OrganizationRoleName
 from organizations.registration import find_organization
-from organizations.views.manage import organization_context, organization_for
+from organizations.views.manage import (
+    organization_context,
+    organization_for,
+    owned_organization_for,
+)
 from packages import lifecycle, ownership, permissions, releases, visibility
-from packages.forms import ArchiveForm, ConfirmForm, TransferForm, VisibilityForm, YankForm
+from packages.forms import (
+    ArchiveForm,
+    ConfirmForm,
+    RemoveFromOrganizationForm,
+    TransferForm,
+    VisibilityForm,
+    YankForm,
+)
 from packages.models import File, Project, ProjectEvent, Release
 from packages.search import with_latest_release
 
@@ -302,13 +313,83 @@ def unarchive(request: HttpRequest, name: str) -> HttpResponse:
 def organization_projects(request: HttpRequest, name: str) -> HttpResponse:
     """An organization's projects, for its members (organization management's Projects tab)."""
     organization = organization_for(request, name, organization_permissions.see_organization_denial)
+    return _organization_projects_page(request, organization)
+
+
+def _organization_projects_page(
+    request: HttpRequest,
+    organization: Organization,
+    remove_form: RemoveFromOrganizationForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     roles = permissions.projects_with_roles(request.user)
     projects = with_latest_release(
         Project.objects.filter(organization=organization).order_by("normalized_name")
     )
     rows = [(project, roles.get(project.pk)) for project in projects]
-    context = organization_context(request, organization, "projects", rows=rows)
-    return render(request, "manage/organization_projects.html", context)
+    can_remove = (
+        organization_permissions.remove_project_denial(user=request.user, organization=organization)
+        is None
+    )
+    if can_remove and remove_form is None:
+        remove_form = _remove_form(organization)
+    context = organization_context(
+        request,
+        organization,
+        "projects",
+        rows=rows,
+        remove_form=remove_form if can_remove and rows else None,
+    )
+    return render(request, "manage/organization_projects.html", context, status=status)
+
+
+def _remove_form(organization: Organization, data: object = None) -> RemoveFromOrganizationForm:
+    projects = Project.objects.filter(organization=organization).order_by("normalized_name")
+    owners = ownership.owner_choices(organization).order_by("user__username")
+    return RemoveFromOrganizationForm(
+        data,
+        projects=list(projects.values_list("name", flat=True)),
+        owners=[role.user.get_username() for role in owners],
+    )
+
+
+@manage_required
+@require_POST
+def remove_organization_project(request: HttpRequest, name: str) -> HttpResponse:
+    """An Owner of the organization makes one of its projects personal again, with a member
+    of the organization as its Owner."""
+    organization = owned_organization_for(
+        request, name, organization_permissions.remove_project_denial
+    )
+    then = reverse("manage-org-projects", args=[organization.name])
+    if response := reauth_redirect(request, next_path=then):
+        return response
+    form = _remove_form(organization, request.POST)
+    if not form.is_valid():
+        return _organization_projects_page(request, organization, form, status=400)
+    project = get_object_or_404(
+        Project, organization=organization, name=form.cleaned_data["project"]
+    )
+    owner = get_object_or_404(
+        ownership.owner_choices(organization), user__username=form.cleaned_data["owner"]
+    ).user
+    try:
+        ownership.remove_project_from_organization(
+            project=project,
+            organization=organization,
+            owner=owner,
+            by=request.user,
+            ip_address=client_ip(request),
+        )
+    except ownership.OwnershipError as exc:
+        form.add_error(None, str(exc))
+        return _organization_projects_page(request, organization, form, status=400)
+    messages.success(
+        request,
+        f"Removed {project.name} from the organization {organization.name}; "
+        f"{owner.get_username()} owns it.",
+    )
+    return redirect(then)
 
 
 @manage_required

@@ -1,7 +1,8 @@
 """Who may do what to project 'demo' (Owner alice, Maintainer bob): every identity against
 upload, manage, delete, yank and role changes, each cell allowed (None) or the exact denial;
 and who may read 'demo' once it is private (tests/packages/test_private_projects.py walks every
-route)."""
+route). Then the same for 'orgdemo', owned by organization acme (`org_world`), plus acme's
+Owner-only changes (removing a project, deleting it) and who may scope a token to it."""
 
 from __future__ import annotations
 
@@ -370,3 +371,70 @@ def test_moving_a_project_into_an_organization_takes_an_owner_of_both(org_world,
         )
     denial = permissions.transfer_project_denial(user=user, project=mine, organization=target)
     assert (denial is None) == allowed, denial
+
+
+# Owner-only changes to the organization itself (organizations/permissions.py): someone who is
+# not a member is told there is no such organization; a member without the power gets 403.
+ORG_OWNER_ONLY = {
+    "personal Owner": 404,  # of orgdemo, but not a member of acme
+    "organization Owner": 302,
+    "organization Manager": 403,
+    "organization Member": 403,
+    "team Owner": 403,
+    "team Maintainer": 403,
+    "other user": 404,
+}
+
+
+@pytest.mark.parametrize("action", ["remove project", "delete organization"])
+@pytest.mark.parametrize("identity", ORG_OWNER_ONLY)
+def test_organization_owner_only_changes(client, org_world, identity, action):
+    from organizations.models import Organization
+    from tests.organizations.conftest import logged_in
+
+    if action == "remove project":
+        url = "/manage/organization/acme/projects/remove/"
+        data = {"project": "orgdemo", "owner": "mia"}
+    else:
+        # Emptied first, so that the Owner's answer is about who asks, not what it owns.
+        Project.objects.update(organization=None)
+        url, data = "/manage/organization/acme/delete/", {"confirm_organization_name": "acme"}
+    anonymous = client.post(url, data)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/account/login/")
+    logged_in(client, org_world[identity])
+    response = client.post(url, data)
+    assert response.status_code == ORG_OWNER_ONLY[identity]
+    done = response.status_code == 302
+    if action == "remove project":
+        assert (Project.objects.get(name="orgdemo").organization is None) == done
+    else:
+        assert Organization.objects.filter(name="acme").exists() != done
+
+
+# Which identities may scope a token to orgdemo (packages.permissions.token_scope_projects):
+# an upload token where they may upload, a read token also where they may read.
+ORG_TOKEN_SCOPE = {
+    "personal Owner": (True, True),
+    "organization Owner": (True, True),
+    "organization Manager": (False, True),
+    "organization Member": (False, True),
+    "team Owner": (True, True),
+    "team Maintainer": (True, True),
+    "other user": (False, False),
+}
+
+
+@pytest.mark.parametrize("identity", ORG_TOKEN_SCOPE)
+def test_organization_token_scope(org_world, identity):
+    from accounts.tokens import TokenError, issue_api_token
+
+    user, orgdemo = org_world[identity], Project.objects.get(name="orgdemo")
+    for read_only, allowed in zip((False, True), ORG_TOKEN_SCOPE[identity], strict=True):
+        try:
+            issued = issue_api_token(
+                user=user, projects=[orgdemo], description=f"{read_only}", read_only=read_only
+            )
+        except TokenError:
+            issued = None
+        assert (issued is not None) == allowed, (identity, read_only)
+        assert (issued is None) or list(issued.token.projects.all()) == [orgdemo]

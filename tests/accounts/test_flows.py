@@ -159,7 +159,7 @@ def test_token_with_past_expiry_date_is_refused_by_the_form(client):
     response = client.post(
         "/manage/account/token/new/", {"description": "old", "expires": "2000-01-01"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors["expires"] == ["The expiry date must be in the future."]
     assert not ApiToken.objects.exists()
 

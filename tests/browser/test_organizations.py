@@ -1,6 +1,7 @@
 """Organizations in a browser: create one, invite a member who accepts from the mail, make a
-team with them, move a personal project into the organization and give the team a role on it;
-screenshots of each page at desktop and phone widths, none scrolling sideways."""
+team with them, move a personal project into the organization and give the team a role on it,
+give it back to a member and delete the organization; screenshots of each page at desktop and
+phone widths, none scrolling sideways."""
 
 from __future__ import annotations
 
@@ -149,4 +150,26 @@ def test_organization_flow(page, browser, live_server, people, mailoutbox):
     ):
         assert tag in history, tag
     look(page, "org-history")
+
+    # 7. Alice gives the project back to Bob, as his personal project...
+    page.goto("/manage/organization/acme/projects/")
+    page.get_by_label("Project", exact=True).select_option("widgets")
+    page.get_by_label("New personal Owner").select_option("bob")
+    look(page, "org-remove-project")
+    page.get_by_role("button", name="Remove from acme").click()
+    expect(page.locator(".messages")).to_have_text(
+        "Removed widgets from the organization acme; bob owns it."
+    )
+    project = Project.objects.get()
+    assert project.organization is None and not TeamProjectRole.objects.exists()
+    assert permissions.manage_denial(user=bob, project=project) is None
+
+    # 8. ...and deletes the organization, which owns nothing now, typing its name.
+    page.goto("/manage/organization/acme/")
+    page.get_by_label("Type the organization's name to confirm").fill("acme")
+    look(page, "org-delete")
+    page.get_by_role("button", name="Delete organization acme").click()
+    page.wait_for_url("**/manage/organizations/")
+    expect(page.locator(".messages")).to_have_text("Deleted organization 'acme'.")
+    assert not Organization.objects.exists()
     context.close()

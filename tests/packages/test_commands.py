@@ -53,7 +53,8 @@ def test_create_api_token_errors():
 def test_create_api_token_refuses_a_project_the_user_has_no_role_on():
     make_user("alice")
     make_project("theirs", owner=make_user("bob"))
-    with pytest.raises(CommandError, match="^The user 'alice' has no role on project 'theirs'.$"):
+    refused = "^The user 'alice' may not upload to project 'theirs'.$"
+    with pytest.raises(CommandError, match=refused):
         run("create_api_token", "alice", "--project", "theirs")
     assert not ApiToken.objects.exists()
 

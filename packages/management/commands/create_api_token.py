@@ -7,14 +7,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.freezing import is_frozen
 from accounts.tokens import create_api_token
-from packages.permissions import see_collaborators_denial
+from packages.permissions import token_scope_projects
 from packages.releases import find_project
 
 
 class Command(BaseCommand):
     help = (
         "Create an upload token for USER and print it alone on the last line. With --project "
-        "the token is scoped to those projects, on each of which USER must have a role; "
+        "the token is scoped to those projects, each of which USER must be able to upload to "
+        "(a role of their own, through a team, or as an Owner of its organization) or, for a "
+        "read token, to read; "
         "without, it is user-wide (and may create projects). With --read-only it downloads "
         "(private projects included) and never uploads. A frozen or inactive user gets none."
     )
@@ -48,13 +50,18 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"The user {username!r} is inactive.")
         projects = []
+        scopable = token_scope_projects(user=user, read_only=read_only)
         for name in project:
             found = find_project(name)
             if found is None:
                 raise CommandError(f"No project named {name!r}")
-            # Any role will do, as on the token page (which offers only the user's projects).
-            if (denial := see_collaborators_denial(user=user, project=found)) is not None:
-                raise CommandError(denial.message)
+            # The token page's rule: a role (personal, or through a team or as an Owner of the
+            # organization) for an upload token; a read token also an organization's projects.
+            if not scopable.filter(pk=found.pk).exists():
+                wanted = "read" if read_only else "upload to"
+                raise CommandError(
+                    f"The user {username!r} may not {wanted} project {found.name!r}."
+                )
             projects.append(found)
         issued = create_api_token(
             user=user, projects=projects, description=description, read_only=read_only
