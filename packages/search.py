@@ -1,17 +1,20 @@
 """Finding projects: full-text search with typo tolerance on PostgreSQL, a plain fallback on
 SQLite, classifier filters and two orders.
 
-On PostgreSQL every branch of a query starts from an index created by
-packages/migrations/0002_search_indexes.py, so the cost follows the number of matches, not the
-number of projects:
+On PostgreSQL a word is looked up in one search document per project
+(packages/search_documents.py, weighted name A, summary and keywords B, description D), and
+every statement is bounded whatever the word, so a word in a third of all projects costs about
+what a rare one does:
 
-- the exact normalized name (unique b-tree), ranked first;
-- words of the display name (GIN over `to_tsvector(name)`), weight A;
-- trigram similarity of the normalized name for typos (GIN `gin_trgm_ops`), for queries of
-  four characters or more (shorter ones share a trigram with too many names);
-- words of any release's summary, keywords and description (GIN over one expression), ranked
-  by summary (weight B) and keywords (weight C); a match in the description alone (weight D)
-  only gets a small constant, because ranking it would mean re-reading every description.
+- the exact normalized name (unique b-tree) always ranks first;
+- the matching documents are taken in a precomputed order (the project's live releases for
+  relevance, its last serial for "Date last updated") and only the first CANDIDATES of them
+  are ranked with ts_rank: PostgreSQL either walks that order's index and stops after enough
+  matches (common words) or reads the few matches from the GIN index (rare words);
+- trigram similarity of the normalized name catches typos (GIN `gin_trgm_ops`), only when the
+  words matched little and for queries of four characters or more;
+- the total is exact up to CANDIDATES and otherwise a count that stops at MAX_RESULTS
+  ("10000 or more"), never a count of every match.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from packages.permissions import PUBLIC_SCOPE, ReadScope
 PAGE_SIZE = 20
 # Like PyPI, never page past this many results: deep pages cost a lot and help nobody.
 MAX_RESULTS = 10_000
-# A word that most projects use ("python", "library") would otherwise make PostgreSQL rank
-# every project. Each branch keeps at most this many matches; exact and name matches come from
-# their own branches, so they still rank first.
-BRANCH_LIMIT = MAX_RESULTS
+# Matching documents ranked for the first pages (a later page ranks as many as it needs).
+CANDIDATES = 1_000
+# Typos are looked for only when the words matched fewer projects than this.
+TYPO_SEARCH_BELOW = PAGE_SIZE
+TYPO_LIMIT = 100
 
 
 class Order:
@@ -52,47 +56,49 @@ class Order:
     choices = [(RELEVANCE, "Relevance"), (UPDATED, "Date last updated")]
 
 
-# The same expressions as the indexes in migration 0002; PostgreSQL only uses an expression
-# index when the query repeats the expression exactly.
-PROJECT_NAME_DOCUMENT = "to_tsvector('english'::regconfig, p.name)"
-RELEASE_DOCUMENT = (
-    "to_tsvector('english'::regconfig, "
-    "r.summary || ' ' || r.keywords || ' ' || left(r.description, 100000))"
-)
+# websearch_to_tsquery is immutable: written inline (not in a CTE) PostgreSQL folds it into a
+# constant at plan time and estimates from the document's statistics how many projects match,
+# which is what makes it choose between the ordered walk and the GIN index.
+_TSQUERY = "websearch_to_tsquery('english'::regconfig, %(q)s)"
+# Who may see a project: the same rule for every branch ({visibility_filter} is ReadScope's).
+_PROJECT_FILTER = """p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL
+    {visibility_filter} {classifier_filter}"""
 
 _POSTGRES_MATCHES = f"""
-WITH query AS (SELECT websearch_to_tsquery('english'::regconfig, %(q)s) AS tsq),
+WITH candidates AS MATERIALIZED (
+    SELECT d.project_id, d.popularity,
+        ts_rank(d.document, {_TSQUERY}) AS rank
+    FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
+    WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
+    ORDER BY {{candidate_order}}
+    LIMIT %(candidates)s
+),
 hits AS (
-    SELECT p.id AS project_id, 100.0 AS score
-    FROM packages_project p WHERE p.normalized_name = %(normalized)s
+    SELECT p.id AS project_id, 100.0 AS score FROM packages_project p
+    WHERE p.normalized_name = %(normalized)s AND {_PROJECT_FILTER}
   UNION ALL
-    (SELECT p.id, ts_rank(setweight({PROJECT_NAME_DOCUMENT}, 'A'), query.tsq) + 1.0
-     FROM packages_project p, query WHERE {PROJECT_NAME_DOCUMENT} @@ query.tsq
-     LIMIT %(branch_limit)s)
+    SELECT project_id, rank + 1.0 FROM candidates
   UNION ALL
-    (SELECT p.id, similarity(p.normalized_name, %(normalized)s)
-     FROM packages_project p
-     WHERE char_length(%(normalized)s) >= 4 AND p.normalized_name %% %(normalized)s
-     LIMIT %(branch_limit)s)
-  UNION ALL
-    SELECT m.project_id, 0.01 + max(ts_rank(
-        setweight(to_tsvector('english'::regconfig, m.summary), 'B')
-        || setweight(to_tsvector('english'::regconfig, m.keywords), 'C'), m.tsq))
-    FROM (
-        SELECT r.project_id, r.summary, r.keywords, query.tsq
-        FROM packages_release r, query
-        WHERE {RELEASE_DOCUMENT} @@ query.tsq AND r.deleted_at IS NULL
-        LIMIT %(branch_limit)s
-    ) m
-    GROUP BY m.project_id
+    (SELECT p.id, similarity(p.normalized_name, %(normalized)s) FROM packages_project p
+     WHERE char_length(%(normalized)s) >= 4
+       AND (SELECT count(*) FROM candidates) < %(typo_below)s
+       AND p.normalized_name %% %(normalized)s AND {_PROJECT_FILTER}
+     LIMIT %(typo_limit)s)
 ),
 scored AS (SELECT project_id, sum(score) AS score FROM hits GROUP BY project_id)
-SELECT s.project_id, count(*) OVER () AS total
+SELECT s.project_id, count(*) OVER () AS found,
+    (SELECT count(*) FROM candidates) AS candidates
 FROM scored s JOIN packages_project p ON p.id = s.project_id
-WHERE p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL
-    {{visibility_filter}} {{classifier_filter}}
 ORDER BY {{order}}
 LIMIT %(limit)s OFFSET %(offset)s
+"""
+# Past CANDIDATES matches: count on, but stop at MAX_RESULTS.
+_POSTGRES_CAPPED_TOTAL = f"""
+SELECT count(*) FROM (
+    SELECT 1 FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
+    WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
+    LIMIT %(max_results)s
+) capped
 """
 _CLASSIFIER_FILTER = (
     "AND p.id IN (SELECT c.project_id FROM packages_release c "
@@ -160,26 +166,48 @@ def explain_sql(
     scope: ReadScope = PUBLIC_SCOPE,
 ) -> tuple[str, dict]:
     """The PostgreSQL statement and parameters behind one page of results (tests EXPLAIN it)."""
+    sql, params = _postgres_statement(
+        _POSTGRES_MATCHES, query=query, classifiers=classifiers, order=order, scope=scope
+    )
+    params.update(
+        limit=PAGE_SIZE,
+        offset=offset,
+        candidates=max(CANDIDATES, min(offset + PAGE_SIZE, MAX_RESULTS)),
+    )
+    return sql, params
+
+
+def _postgres_statement(
+    template: str, *, query: str, classifiers: list[str], order: str, scope: ReadScope
+) -> tuple[str, dict]:
     params: dict = {
         "q": query,
         "normalized": search_normalized_name(query),
         "quarantined": LifecycleStatus.QUARANTINE_ENTER,
-        "limit": PAGE_SIZE,
-        "offset": offset,
-        "branch_limit": BRANCH_LIMIT,
+        "typo_below": TYPO_SEARCH_BELOW,
+        "typo_limit": TYPO_LIMIT,
+        "max_results": MAX_RESULTS,
     }
     filters = []
     for i, classifier in enumerate(classifiers):
         params[f"classifier{i}"] = json.dumps([classifier])
         filters.append(_CLASSIFIER_FILTER.format(i=i))
-    ordering = "p.last_serial DESC" if order == Order.UPDATED else "s.score DESC, p.normalized_name"
+    if order == Order.UPDATED:
+        candidate_order = "p.last_serial DESC"
+        ordering = "p.last_serial DESC"
+    else:
+        candidate_order = "d.popularity DESC"
+        ordering = "s.score DESC, p.normalized_name"
     # The same rule as ReadScope.q(), for the one query written in SQL.
     visibility = ""
     if not scope.all_private:
         params["private_ids"] = sorted(scope.private_ids)
         visibility = "AND (NOT p.is_private OR p.id = ANY(%(private_ids)s))"
-    sql = _POSTGRES_MATCHES.format(
-        classifier_filter=" ".join(filters), order=ordering, visibility_filter=visibility
+    sql = template.format(
+        classifier_filter=" ".join(filters),
+        order=ordering,
+        candidate_order=candidate_order,
+        visibility_filter=visibility,
     )
     return sql, params
 
@@ -187,23 +215,33 @@ def explain_sql(
 def _postgres_ids(
     query: str, classifiers: list[str], order: str, offset: int, scope: ReadScope
 ) -> tuple[list[int], int]:
+    """1. The page, with how many projects it was chosen from and how many documents matched.
+    2. When the candidates were cut off, a count of matches that stops at MAX_RESULTS."""
     sql, params = explain_sql(
         query=query, classifiers=classifiers, order=order, offset=offset, scope=scope
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if not rows and offset:
-        return [], _postgres_total(sql, params)
-    return [row[0] for row in rows], rows[0][1] if rows else 0
-
-
-def _postgres_total(sql: str, params: dict) -> int:
-    """The total for a page past the end (the window count comes only with rows)."""
+        if not rows and offset:
+            cursor.execute(sql, {**params, "offset": 0, "limit": 1})
+            rows_for_total = cursor.fetchall()
+        else:
+            rows_for_total = rows
+    ids = [row[0] for row in rows]
+    if not rows_for_total:
+        return ids, 0
+    _, found, candidates = rows_for_total[0]
+    if candidates < params["candidates"]:
+        return ids, found
+    count_sql, count_params = _postgres_statement(
+        _POSTGRES_CAPPED_TOTAL, query=query, classifiers=classifiers, order=order, scope=scope
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**params, "offset": 0, "limit": 1})
-        row = cursor.fetchone()
-    return row[1] if row else 0
+        cursor.execute(count_sql, count_params)
+        matched = cursor.fetchone()[0]
+    # The exact-name and typo matches may lie outside the documents' matches.
+    return ids, max(found, matched)
 
 
 def _portable_ids(
