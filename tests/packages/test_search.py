@@ -230,3 +230,45 @@ def test_search_uses_indexes_on_100000_projects(capsys):
     elapsed = time.perf_counter() - started
     print(f"a word in all 100,000 summaries: {elapsed * 1000:.0f} ms")
     assert elapsed < 2.0
+
+
+@postgres_only
+def test_search_document_follows_yanks_deletions_and_new_releases():
+    """The document is the latest live release's words, rewritten by each journaled change."""
+    from packages.releases import delete_release, yank_release
+    from tests.factories import make_user
+
+    owner = make_user()
+    project = make_project("gadget", owner=owner)
+    old = make_release(project, "1.0", summary="Speaks walrus", sort_order=10)
+    new = make_release(project, "2.0", summary="Speaks narwhal", sort_order=20)
+    assert names(search_projects(query="narwhal", classifiers=[])) == ["gadget"]
+    assert names(search_projects(query="walrus", classifiers=[])) == []
+
+    yank_release(release=new, reason="broken", user=owner)
+    assert names(search_projects(query="walrus", classifiers=[])) == ["gadget"]
+    assert names(search_projects(query="narwhal", classifiers=[])) == []
+
+    delete_release(release=old, user=owner)
+    assert names(search_projects(query="narwhal", classifiers=[])) == ["gadget"]
+    delete_release(release=Release.objects.get(pk=new.pk), user=owner)
+    # No release left: the name alone still finds the project.
+    assert names(search_projects(query="narwhal", classifiers=[])) == []
+    assert names(search_projects(query="gadget", classifiers=[])) == ["gadget"]
+
+
+@postgres_only
+def test_private_projects_match_only_for_their_readers():
+    from packages.permissions import readable_scope
+    from tests.factories import make_user
+
+    owner = make_user()
+    publish("open-thing", "A secretive walrus")
+    make_project("hidden-thing", owner=owner, is_private=True)
+    make_release(Project.objects.get(name="hidden-thing"), "1.0", summary="A secretive walrus")
+    outsider = search_projects(query="walrus", classifiers=[])
+    assert names(outsider) == ["open-thing"]
+    assert outsider.total == 1
+    assert names(search_projects(query="hidden", classifiers=[])) == []
+    member = search_projects(query="walrus", classifiers=[], scope=readable_scope(user=owner))
+    assert set(names(member)) == {"open-thing", "hidden-thing"}
