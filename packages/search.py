@@ -13,8 +13,8 @@ what a rare one does:
   matches (common words) or reads the few matches from the GIN index (rare words);
 - trigram similarity of the normalized name catches typos (GIN `gin_trgm_ops`), only when the
   words matched little and for queries of four characters or more;
-- the total is exact up to CANDIDATES and otherwise a count that stops at MAX_RESULTS
-  ("10000 or more"), never a count of every match.
+- the total is exact up to CANDIDATES matches and otherwise PostgreSQL's estimate from the
+  document's statistics (the page says "about"), never a count of every match.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ _PROJECT_FILTER = """p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS N
 
 _POSTGRES_MATCHES = f"""
 WITH candidates AS MATERIALIZED (
-    SELECT d.project_id, d.popularity,
+    SELECT d.project_id, p.normalized_name, p.last_serial,
         ts_rank(d.document, {_TSQUERY}) AS rank
     FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
     WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
@@ -74,31 +74,34 @@ WITH candidates AS MATERIALIZED (
     LIMIT %(candidates)s
 ),
 hits AS (
-    SELECT p.id AS project_id, 100.0 AS score FROM packages_project p
+    SELECT p.id AS project_id, p.normalized_name, p.last_serial, 100.0 AS score
+    FROM packages_project p
     WHERE p.normalized_name = %(normalized)s AND {_PROJECT_FILTER}
   UNION ALL
-    SELECT project_id, rank + 1.0 FROM candidates
+    SELECT project_id, normalized_name, last_serial, rank + 1.0 FROM candidates
   UNION ALL
-    (SELECT p.id, similarity(p.normalized_name, %(normalized)s) FROM packages_project p
+    (SELECT p.id, p.normalized_name, p.last_serial, similarity(p.normalized_name, %(normalized)s)
+     FROM packages_project p
      WHERE char_length(%(normalized)s) >= 4
        AND (SELECT count(*) FROM candidates) < %(typo_below)s
        AND p.normalized_name %% %(normalized)s AND {_PROJECT_FILTER}
      LIMIT %(typo_limit)s)
-),
-scored AS (SELECT project_id, sum(score) AS score FROM hits GROUP BY project_id)
-SELECT s.project_id, count(*) OVER () AS found,
-    (SELECT count(*) FROM candidates) AS candidates
-FROM scored s JOIN packages_project p ON p.id = s.project_id
+)
+-- Every branch carries the columns the order needs: no second visit to the projects.
+SELECT project_id, count(*) OVER () AS found, (SELECT count(*) FROM candidates) AS candidates
+FROM (
+    SELECT project_id, normalized_name, last_serial, sum(score) AS score FROM hits
+    GROUP BY project_id, normalized_name, last_serial
+) s
 ORDER BY {{order}}
 LIMIT %(limit)s OFFSET %(offset)s
 """
-# Past CANDIDATES matches: count on, but stop at MAX_RESULTS.
-_POSTGRES_CAPPED_TOTAL = f"""
-SELECT count(*) FROM (
-    SELECT 1 FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
-    WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
-    LIMIT %(max_results)s
-) capped
+# Past CANDIDATES matches, the planner's estimate of how many there are (from the document's
+# statistics): counting them would read every match, which is what this design avoids.
+_POSTGRES_ESTIMATED_TOTAL = f"""
+EXPLAIN (FORMAT JSON)
+SELECT 1 FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
+WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
 """
 _CLASSIFIER_FILTER = (
     "AND p.id IN (SELECT c.project_id FROM packages_release c "
@@ -111,6 +114,8 @@ class SearchPage:
     projects: list[Project]
     total: int
     page: int
+    # True when `total` is the planner's estimate (a common word), not a count.
+    estimated: bool = False
 
     @property
     def num_pages(self) -> int:
@@ -141,13 +146,17 @@ def search_projects(
     query = query.strip()[:200]
     page = max(1, min(page, MAX_RESULTS // PAGE_SIZE))
     offset = (page - 1) * PAGE_SIZE
+    estimated = False
     if query and connection.vendor == "postgresql":
-        ids, total = _postgres_ids(query, classifiers, order, offset, scope)
+        ids, total, estimated = _postgres_ids(query, classifiers, order, offset, scope)
     else:
         ids, total = _portable_ids(query, classifiers, order, offset, scope)
     by_id = {p.pk: p for p in with_latest_release(Project.objects.filter(pk__in=ids))}
     return SearchPage(
-        projects=[by_id[i] for i in ids if i in by_id], total=min(total, MAX_RESULTS), page=page
+        projects=[by_id[i] for i in ids if i in by_id],
+        total=min(total, MAX_RESULTS),
+        page=page,
+        estimated=estimated,
     )
 
 
@@ -186,7 +195,6 @@ def _postgres_statement(
         "quarantined": LifecycleStatus.QUARANTINE_ENTER,
         "typo_below": TYPO_SEARCH_BELOW,
         "typo_limit": TYPO_LIMIT,
-        "max_results": MAX_RESULTS,
     }
     filters = []
     for i, classifier in enumerate(classifiers):
@@ -194,10 +202,10 @@ def _postgres_statement(
         filters.append(_CLASSIFIER_FILTER.format(i=i))
     if order == Order.UPDATED:
         candidate_order = "p.last_serial DESC"
-        ordering = "p.last_serial DESC"
+        ordering = "s.last_serial DESC"
     else:
         candidate_order = "d.popularity DESC"
-        ordering = "s.score DESC, p.normalized_name"
+        ordering = "s.score DESC, s.normalized_name"
     # The same rule as ReadScope.q(), for the one query written in SQL.
     visibility = ""
     if not scope.all_private:
@@ -214,9 +222,10 @@ def _postgres_statement(
 
 def _postgres_ids(
     query: str, classifiers: list[str], order: str, offset: int, scope: ReadScope
-) -> tuple[list[int], int]:
+) -> tuple[list[int], int, bool]:
     """1. The page, with how many projects it was chosen from and how many documents matched.
-    2. When the candidates were cut off, a count of matches that stops at MAX_RESULTS."""
+    2. When the candidates were cut off, the planner's estimate of all matches (an estimate:
+       the page says "about")."""
     sql, params = explain_sql(
         query=query, classifiers=classifiers, order=order, offset=offset, scope=scope
     )
@@ -230,18 +239,21 @@ def _postgres_ids(
             rows_for_total = rows
     ids = [row[0] for row in rows]
     if not rows_for_total:
-        return ids, 0
+        return ids, 0, False
     _, found, candidates = rows_for_total[0]
     if candidates < params["candidates"]:
-        return ids, found
-    count_sql, count_params = _postgres_statement(
-        _POSTGRES_CAPPED_TOTAL, query=query, classifiers=classifiers, order=order, scope=scope
+        return ids, found, False
+    estimate_sql, estimate_params = _postgres_statement(
+        _POSTGRES_ESTIMATED_TOTAL, query=query, classifiers=classifiers, order=order, scope=scope
     )
     with connection.cursor() as cursor:
-        cursor.execute(count_sql, count_params)
-        matched = cursor.fetchone()[0]
-    # The exact-name and typo matches may lie outside the documents' matches.
-    return ids, max(found, matched)
+        cursor.execute(estimate_sql, estimate_params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    # Never fewer than the candidates found, never more than anyone may page through.
+    return ids, max(found, min(estimate, MAX_RESULTS)), True
 
 
 def _portable_ids(
