@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from io import StringIO
 
 import pytest
 from django.db import connection
@@ -272,3 +273,25 @@ def test_private_projects_match_only_for_their_readers():
     assert names(search_projects(query="hidden", classifiers=[])) == []
     member = search_projects(query="walrus", classifiers=[], scope=readable_scope(user=owner))
     assert set(names(member)) == {"open-thing", "hidden-thing"}
+
+
+def test_rebuild_search_index_command_writes_every_document():
+    from django.core.management import call_command
+
+    from packages.models import SearchDocument
+
+    publish("walrus-tools", "Tusks")
+    publish("narwhal-tools", "Horns")
+    SearchDocument.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_search_index", "--dry-run", stdout=out)
+    if connection.vendor != "postgresql":
+        assert "Nothing to do" in out.getvalue()
+        return
+    assert "Would rewrite the search documents of 2 projects" in out.getvalue()
+    assert not SearchDocument.objects.exists()
+    assert names(search_projects(query="tusks", classifiers=[])) == []
+    call_command("rebuild_search_index", "--batch-size", "1", stdout=out)
+    assert "Rewrote 2 search documents." in out.getvalue()
+    assert names(search_projects(query="tusks", classifiers=[])) == ["walrus-tools"]
+    assert SearchDocument.objects.count() == 2
