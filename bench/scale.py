@@ -335,22 +335,35 @@ def generate(args: argparse.Namespace) -> int:
     span = (end - epoch).total_seconds()
     phases: dict[str, float] = {}
 
-    # Secondary indexes (full-text, trigram, ordering) cost far more row by row than built once
-    # at the end: set their definitions aside, drop them, and build them again after the rows.
+    # Every index but the primary keys (full-text, trigram, ordering, and the unique ones on
+    # random hashes, whose row-by-row inserts thrash the buffers) costs far more row by row
+    # than built once at the end: set the definitions aside, drop them, build them after the
+    # rows. Unique constraints come back as constraints; ones a foreign key needs stay.
     models = (User, Account, Project, Role, Release, File, JournalEntry, SearchDocument)
     tables = [m._meta.db_table for m in models]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+            "SELECT i.indexname, i.indexdef, i.tablename, con.conname FROM pg_indexes i"
             " JOIN pg_class c ON c.relname = i.indexname"
             " JOIN pg_index x ON x.indexrelid = c.oid"
-            " WHERE i.schemaname = 'public' AND i.tablename = ANY(%s)"
-            " AND NOT x.indisunique AND NOT x.indisprimary",
+            " LEFT JOIN pg_constraint con ON con.conindid = c.oid AND con.contype = 'u'"
+            " WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) AND NOT x.indisprimary"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint fk"
+            "  WHERE fk.contype = 'f' AND fk.conindid = c.oid)",
             [tables],
         )
-        secondary = cursor.fetchall()
-        for name, _definition in secondary:
-            cursor.execute(f'DROP INDEX "{name}"')
+        secondary, constraints = [], []
+        for name, definition, table, constraint in cursor.fetchall():
+            if constraint:
+                cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{constraint}"')
+                # One at a time after the builds: each locks its whole table.
+                constraints.append(
+                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{constraint}"'
+                    f' UNIQUE USING INDEX "{name}"'
+                )
+            else:
+                cursor.execute(f'DROP INDEX "{name}"')
+            secondary.append((name, definition))
     log(f"dropped {len(secondary)} secondary indexes until the rows are in")
 
     # 1. Python decides the shape (the same seed gives the same projects) and writes one row
@@ -453,6 +466,9 @@ def generate(args: argparse.Namespace) -> int:
         [(definition, {}) for _name, definition in secondary],
         label=lambda i: f"index {i + 1}/{len(secondary)}: {secondary[i][0]}",
     )
+    with connection.cursor() as cursor:
+        for statement in constraints:
+            cursor.execute(statement)
     phases["indexes"] = time.monotonic() - phase_started
     phase_started = time.monotonic()
     log("analyze")
