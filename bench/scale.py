@@ -1,11 +1,13 @@
 """`python -m bench.scale`: the public index's shape in PostgreSQL, and what pages cost on it.
 
 `generate` builds a synthetic copy of the public index's shape (by default 700,000 projects,
-about 4 million releases and 7.9 million files, with owners, descriptions and a journal row per
-release and file) in its own PostgreSQL database, through COPY, so it takes minutes, not hours.
-Its rows come from the models themselves (every column a model has gets the model's default unless
-the generator sets it), so a new column never breaks the generator. File bytes are not written:
-the pages, the JSON API and search read rows only.
+about 4 million releases and 7.9 million files, with owners, descriptions, a journal row per
+release and file, and each project's search document) in its own PostgreSQL database. Python
+only decides each project's shape; PostgreSQL makes the rows (INSERT ... SELECT over
+generate_series, two connections at once) into tables without their indexes, which are built
+afterwards. Its columns come from the models themselves (every column a model has gets the
+model's default unless the generator sets it), so a new column never breaks the generator. File
+bytes are not written: the pages, the JSON API and search read rows only.
 
 A few projects have fixed, known sizes so that `measure` can ask for them by name:
 
