@@ -1,11 +1,13 @@
 """`python -m bench.scale`: the public index's shape in PostgreSQL, and what pages cost on it.
 
 `generate` builds a synthetic copy of the public index's shape (by default 700,000 projects,
-about 4 million releases and 7.9 million files, with owners, descriptions and a journal row per
-release and file) in its own PostgreSQL database, through COPY, so it takes minutes, not hours.
-Its rows come from the models themselves (every column a model has gets the model's default unless
-the generator sets it), so a new column never breaks the generator. File bytes are not written:
-the pages, the JSON API and search read rows only.
+about 4 million releases and 7.9 million files, with owners, descriptions, a journal row per
+release and file, and each project's search document) in its own PostgreSQL database. Python
+only decides each project's shape; PostgreSQL makes the rows (INSERT ... SELECT over
+generate_series, two connections at once) into tables without their indexes, which are built
+afterwards. Its columns come from the models themselves (every column a model has gets the
+model's default unless the generator sets it), so a new column never breaks the generator. File
+bytes are not written: the pages, the JSON API and search read rows only.
 
 A few projects have fixed, known sizes so that `measure` can ask for them by name:
 
@@ -25,7 +27,6 @@ and p99 for BENCHMARKS.md. `--fraction 0.01` makes a 1% copy for a quick look.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import math
@@ -321,10 +322,10 @@ def generate(args: argparse.Namespace) -> int:
     from django.db import connection, transaction
 
     from accounts.models import Account
-    from packages.filenames import storage_path
-    from packages.models import File, JournalEntry, Project, Release, Role
+    from packages.models import File, JournalEntry, Project, Release, Role, SearchDocument
     from packages.names import normalize_name, ultranormalize_name
     from packages.releases import SORT_GAP
+    from packages.search_documents import DESCRIPTION_CHARACTERS
 
     log("migrate")
     call_command("migrate", "--noinput", verbosity=0)
@@ -332,30 +333,46 @@ def generate(args: argparse.Namespace) -> int:
     text = Text(rng)
     user_count = max(10, len(sizes) // 3)
     epoch = datetime(2005, 3, 1, tzinfo=UTC)
-    span = (datetime(2026, 11, 1, tzinfo=UTC) - epoch).total_seconds()
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    span = (end - epoch).total_seconds()
+    phases: dict[str, float] = {}
 
-    # Secondary indexes (full-text, trigram, ordering) cost far more row by row than built once
-    # at the end: set their definitions aside, drop them, and build them again after COPY.
-    tables = [m._meta.db_table for m in (User, Account, Project, Role, Release, File, JournalEntry)]
+    # Every index but the primary keys (full-text, trigram, ordering, and the unique ones on
+    # random hashes, whose row-by-row inserts thrash the buffers) costs far more row by row
+    # than built once at the end: set the definitions aside, drop them, build them after the
+    # rows. Unique constraints come back as constraints; ones a foreign key needs stay.
+    models = (User, Account, Project, Role, Release, File, JournalEntry, SearchDocument)
+    tables = [m._meta.db_table for m in models]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+            "SELECT i.indexname, i.indexdef, i.tablename, con.conname FROM pg_indexes i"
             " JOIN pg_class c ON c.relname = i.indexname"
             " JOIN pg_index x ON x.indexrelid = c.oid"
-            " WHERE i.schemaname = 'public' AND i.tablename = ANY(%s)"
-            " AND NOT x.indisunique AND NOT x.indisprimary",
+            " LEFT JOIN pg_constraint con ON con.conindid = c.oid AND con.contype = 'u'"
+            " WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) AND NOT x.indisprimary"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint fk"
+            "  WHERE fk.contype = 'f' AND fk.conindid = c.oid)",
             [tables],
         )
-        secondary = cursor.fetchall()
-        for name, _definition in secondary:
-            cursor.execute(f'DROP INDEX "{name}"')
+        secondary, constraints = [], []
+        for name, definition, table, constraint in cursor.fetchall():
+            if constraint:
+                cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{constraint}"')
+                # One at a time after the builds: each locks its whole table.
+                constraints.append(
+                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{constraint}"'
+                    f' UNIQUE USING INDEX "{name}"'
+                )
+            else:
+                cursor.execute(f'DROP INDEX "{name}"')
+            secondary.append((name, definition))
     log(f"dropped {len(secondary)} secondary indexes until the rows are in")
 
+    # 1. Python decides the shape (the same seed gives the same projects) and writes one row
+    #    per project into a work table; every release, file and journal row is then made by
+    #    PostgreSQL from it (INSERT ... SELECT over generate_series), never a row in Python.
+    phase_started = time.monotonic()
     with transaction.atomic():
-        # Foreign keys checked row by row as COPY goes (parents are written first), rather than
-        # millions of deferred checks queued in memory until the commit.
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         users = TableWriter(User, ["id", "username", "email", "password", "is_active"])
         accounts = TableWriter(Account, ["user"])
         for uid in range(1, user_count + 1):
@@ -364,179 +381,337 @@ def generate(args: argparse.Namespace) -> int:
             accounts.add((uid,))
         users.flush()
         accounts.flush()
+        users.reset_sequence()
         log(f"users: {users.written:,}")
-
-        project_w = TableWriter(
-            Project,
-            [
-                "id",
-                "name",
-                "normalized_name",
-                "ultranormalized_name",
-                "created",
-                "total_size",
-                "last_serial",
-            ],
-        )
-        role_w = TableWriter(Role, ["id", "user", "project", "role_name"], parents=(project_w,))
-        release_w = TableWriter(
-            Release,
-            [
-                "id",
-                "project",
-                "version",
-                "canonical_version",
-                "sort_order",
-                "is_prerelease",
-                "created",
-                "summary",
-                "description",
-                "description_content_type",
-                "description_html",
-                "description_rendered_at",
-                "requires_python",
-                "author",
-                "classifiers",
-            ],
-            parents=(project_w,),
-        )
-        file_w = TableWriter(
-            File,
-            [
-                "id",
-                "release",
-                "filename",
-                "path",
-                "size",
-                "md5_digest",
-                "sha256_digest",
-                "blake2_256_digest",
-                "packagetype",
-                "python_version",
-                "upload_time",
-                "metadata_sha256",
-            ],
-            parents=(release_w,),
-        )
-        journal_w = TableWriter(
-            JournalEntry, ["id", "name", "version", "action", "submitted_date", "submitted_by_name"]
-        )
-        release_id = file_id = serial = 0
-        report_every = max(1, len(sizes) // 20)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_shape, bench_description")
+            cursor.execute(
+                "CREATE UNLOGGED TABLE bench_description"
+                " (i integer PRIMARY KEY, body text, html text, tsv tsvector)"
+            )
+            cursor.execute(
+                "CREATE UNLOGGED TABLE bench_shape (pid integer PRIMARY KEY, name text,"
+                " normalized text, ultranormalized text, dist text, created timestamptz,"
+                " step interval, releases integer, files integer, release_base bigint,"
+                " file_base bigint, serial_base bigint, owner integer, summary text)"
+            )
+        shape = io.StringIO()
+        release_base = file_base = serial_base = 0
         for pid, (name, release_count, files_per_release) in enumerate(sizes, start=1):
             normalized = normalize_name(name)
-            dist = normalized.replace("-", "_")
             created = epoch + timedelta(seconds=rng.random() * span * 0.9)
-            step = (datetime(2026, 11, 1, tzinfo=UTC) - created) / (release_count + 1)
-            sizes_left = [
-                1_000 + int(rng.expovariate(1 / 200_000))
-                for _ in range(release_count * files_per_release)
-            ]
-            total = sum(sizes_left)
-            project_w.add(
-                (
-                    pid,
-                    name,
-                    normalized,
-                    ultranormalize_name(name),
-                    created,
-                    total,
-                    serial + release_count * (1 + files_per_release),
-                )
-            )
-            summary = text.summary()
+            step = (end - created).total_seconds() / (release_count + 1)
             owner = 1 if name == "scale-1000-releases" else 1 + pid % user_count
-            role_w.add((pid, owner, pid, "Owner"))
-            for r in range(release_count):
-                release_id += 1
-                version = f"{r // 100}.{r % 100}.0" if release_count > 1 else "1.0"
-                when = created + step * (r + 1)
-                description, html = text.descriptions[rng.randrange(len(text.descriptions))]
-                release_w.add(
-                    (
-                        release_id,
-                        pid,
-                        version,
-                        version,
-                        r * SORT_GAP,
-                        False,
-                        when,
-                        summary,
-                        description,
-                        "text/x-rst",
-                        html,
-                        when,
-                        ">=3.8",
-                        f"Author {owner}",
-                        ["Programming Language :: Python :: 3"],
-                    )
-                )
-                serial += 1
-                journal_w.add((serial, name, version, "new release", when, f"user{owner}"))
-                for f in range(files_per_release):
-                    file_id += 1
-                    if f == 0:
-                        filename, kind, pyver = f"{dist}-{version}.tar.gz", "sdist", "source"
-                    else:
-                        filename = f"{dist}-{version}-cp3{f % 14}-none-plat{f}.whl"
-                        kind, pyver = "bdist_wheel", f"cp3{f % 14}"
-                    sha256 = hashlib.sha256(filename.encode()).hexdigest()
-                    blake2 = hashlib.blake2b(filename.encode(), digest_size=32).hexdigest()
-                    size = sizes_left.pop()
-                    file_w.add(
-                        (
-                            file_id,
-                            release_id,
-                            filename,
-                            storage_path(blake2_256=blake2, filename=filename),
-                            size,
-                            hashlib.md5(filename.encode()).hexdigest(),
-                            sha256,
-                            blake2,
-                            kind,
-                            pyver,
-                            when,
-                            "" if kind == "sdist" else sha256,
-                        )
-                    )
-                    serial += 1
-                    journal_w.add(
-                        (
-                            serial,
-                            name,
-                            version,
-                            f"add {pyver} file {filename}",
-                            when,
-                            f"user{owner}",
-                        )
-                    )
-            if pid % report_every == 0:
-                elapsed = time.monotonic() - started
-                log(
-                    f"{pid:,}/{len(sizes):,} projects ({100 * pid / len(sizes):.0f}%), "
-                    f"{file_id:,} files, {elapsed:.0f}s"
-                )
-        # Parents before children: the foreign keys are checked at each COPY.
-        for writer in (project_w, role_w, release_w, file_w, journal_w):
-            writer.flush()
-        for writer in (users, project_w, role_w, release_w, file_w, journal_w):
-            writer.reset_sequence()
-    for number, (name, definition) in enumerate(secondary, start=1):
-        log(f"index {number}/{len(secondary)}: {name}")
+            row = (pid, name, normalized, ultranormalize_name(name), normalized.replace("-", "_"))
+            row += (created, f"{step} seconds", release_count, files_per_release)
+            row += (release_base, file_base, serial_base, owner, text.summary())
+            shape.write("\t".join(_copy_text(v) for v in row) + "\n")
+            release_base += release_count
+            file_base += release_count * files_per_release
+            serial_base += release_count * (1 + files_per_release)
+        shape.seek(0)
+        descriptions = io.StringIO()
+        for i, (body, html) in enumerate(text.descriptions):
+            descriptions.write(f"{i}\t{_copy_text(body)}\t{_copy_text(html)}\n")
+        descriptions.seek(0)
         with connection.cursor() as cursor:
-            cursor.execute("SET maintenance_work_mem = '1GB'")
-            cursor.execute(definition)
+            cursor.cursor.copy_expert("COPY bench_shape FROM STDIN", shape)
+            cursor.cursor.copy_expert(
+                "COPY bench_description (i, body, html) FROM STDIN", descriptions
+            )
+            cursor.execute(
+                "UPDATE bench_description SET tsv = setweight(to_tsvector('english'::regconfig,"
+                f" left(body, {DESCRIPTION_CHARACTERS})), 'D')"
+            )
+            cursor.execute("ANALYZE bench_shape")
+    phases["shape (Python)"] = time.monotonic() - phase_started
+    log(f"shape: {len(sizes):,} projects in bench_shape, {phases['shape (Python)']:.0f}s")
+
+    # 2. The tables, in pid ranges over LOAD_WORKERS connections.
+    statements = row_statements(
+        connection,
+        {
+            "project": Project,
+            "role": Role,
+            "release": Release,
+            "file": File,
+            "journal": JournalEntry,
+            "document": SearchDocument,
+        },
+        sort_gap=SORT_GAP,
+    )
+    chunk = max(1, -(-len(sizes) // (LOAD_WORKERS * 4)))
+    ranges = [(low, low + chunk) for low in range(1, len(sizes) + 1, chunk)]
+    # Parents need not come first: foreign-key triggers are off while loading (see load_rows).
+    for table in ("release", "file", "journal", "project", "role", "document"):
+        phase_started = time.monotonic()
+        sql, params = statements[table]
+        rows = run_parallel(
+            args.database_url, [(sql, {**params, "low": lo, "high": hi}) for lo, hi in ranges]
+        )
+        phases[table] = time.monotonic() - phase_started
+        log(f"{table}: {rows:,} rows, {phases[table]:.0f}s")
+    with connection.cursor() as cursor:
+        for model in (Project, Role, Release, File, JournalEntry):
+            table, pk = model._meta.db_table, model._meta.pk.column
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{pk}'),"
+                f' (SELECT COALESCE(MAX("{pk}"), 1) FROM "{table}"))'
+            )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_shape, bench_description")
+
+    # 3. The secondary indexes, two at a time.
+    phase_started = time.monotonic()
+    run_parallel(
+        args.database_url,
+        [(definition, {}) for _name, definition in secondary],
+        label=lambda i: f"index {i + 1}/{len(secondary)}: {secondary[i][0]}",
+    )
+    with connection.cursor() as cursor:
+        for statement in constraints:
+            cursor.execute(statement)
+    phases["indexes"] = time.monotonic() - phase_started
+    phase_started = time.monotonic()
     log("analyze")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
         size = cursor.fetchone()[0]
+        counts = {}
+        for model in (Project, Release, File, JournalEntry):
+            cursor.execute(f"SELECT count(*) FROM {model._meta.db_table}")  # noqa: S608
+            counts[model.__name__] = cursor.fetchone()[0]
+    phases["analyze"] = time.monotonic() - phase_started
     log(
-        f"done: {project_w.written:,} projects, {release_w.written:,} releases, "
-        f"{file_w.written:,} files, {journal_w.written:,} journal rows, {size}, "
-        f"{time.monotonic() - started:.0f}s"
+        f"done: {counts['Project']:,} projects, {counts['Release']:,} releases, "
+        f"{counts['File']:,} files, {counts['JournalEntry']:,} journal rows, {size}, "
+        f"{time.monotonic() - started:.0f}s ("
+        + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in phases.items())
+        + ")"
     )
     return 0
+
+
+# Connections that load rows and build indexes at once (the machine has two cores).
+LOAD_WORKERS = 2
+
+
+def load_session(cursor) -> None:
+    """Settings for a loading connection. `session_replication_role = replica` turns off the
+    foreign-key triggers: every reference is right by construction, and checking 20 million
+    rows one at a time cost more than writing them. No commit waits for the disk: a crash
+    means generating again anyway. No JIT: generate_series looks like a million rows to the
+    planner, which then spent seconds compiling each statement."""
+    cursor.execute("SET session_replication_role = replica")
+    cursor.execute("SET jit = off")
+    cursor.execute("SET synchronous_commit = off")
+    cursor.execute("SET maintenance_work_mem = '1GB'")
+    cursor.execute("SET max_parallel_maintenance_workers = 0")
+
+
+def run_parallel(database_url: str, statements: list[tuple[str, dict]], label=None) -> int:
+    """Run the statements over LOAD_WORKERS connections, each in its own transaction; the rows
+    they wrote, summed."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg2
+
+    local = threading.local()
+    opened = []
+
+    def run(i: int) -> int:
+        if not hasattr(local, "conn"):
+            local.conn = psycopg2.connect(database_url)
+            opened.append(local.conn)
+            with local.conn.cursor() as cursor:
+                load_session(cursor)
+            local.conn.commit()
+        if label is not None:
+            log(label(i))
+        sql, params = statements[i]
+        with local.conn.cursor() as cursor:
+            cursor.execute(sql, params or None)
+            rows = max(cursor.rowcount, 0)
+        local.conn.commit()
+        return rows
+
+    try:
+        with ThreadPoolExecutor(LOAD_WORKERS) as pool:
+            return sum(pool.map(run, range(len(statements))))
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def insert_select(connection, model, given: dict[str, str], source: str) -> tuple[str, dict]:
+    """INSERT INTO the model's table SELECT the `given` SQL expressions FROM `source`; every
+    other column gets the model's default (or NULL, an empty string, now), as TableWriter does,
+    so a new column never breaks the generator."""
+    from django.db import models
+
+    columns, values, params = [], [], {}
+    now = datetime.now(UTC)
+    for field in model._meta.concrete_fields:
+        columns.append(field.column)
+        expression = given.get(field.name, given.get(field.attname))
+        if expression is not None:
+            values.append(expression)
+            continue
+        if field.has_default():
+            value = field.get_default()
+        elif field.null:
+            value = None
+        elif isinstance(field, models.DateTimeField):
+            value = now
+        elif isinstance(field, (models.CharField, models.TextField)):
+            value = ""
+        else:
+            raise ValueError(f"{model.__name__}.{field.name} needs a value from the generator")
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        params[f"default_{field.column}"] = value
+        values.append(f"%(default_{field.column})s::{field.db_type(connection)}")
+    sql = (
+        f'INSERT INTO "{model._meta.db_table}" ({", ".join(columns)})\n'
+        f"SELECT {', '.join(values)}\n{source}"
+    )
+    return sql, params
+
+
+# Which of the 400 descriptions release number n (0-based, over all releases) carries.
+_DESCRIPTION_OF = "mod(({n}) * 7919, 400)"
+_VERSION = "CASE WHEN s.releases > 1 THEN (r / 100) || '.' || mod(r, 100) || '.0' ELSE '1.0' END"
+_IN_RANGE = "s.pid >= %(low)s AND s.pid < %(high)s"
+
+
+def row_statements(connection, models: dict, *, sort_gap: int) -> dict[str, tuple[str, dict]]:
+    """One INSERT ... SELECT per table, over the projects with pid in [%(low)s, %(high)s)."""
+    statements = {}
+    statements["project"] = insert_select(
+        connection,
+        models["project"],
+        {
+            "id": "s.pid",
+            "name": "s.name",
+            "normalized_name": "s.normalized",
+            "ultranormalized_name": "s.ultranormalized",
+            "created": "s.created",
+            "total_size": "coalesce(t.size, 0)",
+            "last_serial": "s.serial_base + s.releases * (1 + s.files)",
+        },
+        # A project's files have the ids after its file_base (read through the primary key).
+        "FROM bench_shape s LEFT JOIN LATERAL (SELECT sum(f.size) AS size FROM packages_file f"
+        " WHERE f.id > s.file_base AND f.id <= s.file_base + s.releases * s.files"
+        f") t ON true WHERE {_IN_RANGE}",
+    )
+    statements["role"] = insert_select(
+        connection,
+        models["role"],
+        {"id": "s.pid", "user": "s.owner", "project": "s.pid", "role_name": "'Owner'"},
+        f"FROM bench_shape s WHERE {_IN_RANGE}",
+    )
+    when = "s.created + s.step * (r + 1)"
+    statements["release"] = insert_select(
+        connection,
+        models["release"],
+        {
+            "id": "s.release_base + r + 1",
+            "project": "s.pid",
+            "version": _VERSION,
+            "canonical_version": _VERSION,
+            "sort_order": f"r * {sort_gap}",
+            "is_prerelease": "false",
+            "created": when,
+            "summary": "s.summary",
+            "description": "d.body",
+            "description_content_type": "'text/x-rst'",
+            "description_html": "d.html",
+            "description_rendered_at": when,
+            "requires_python": "'>=3.8'",
+            "author": "'Author ' || s.owner",
+            "classifiers": """'["Programming Language :: Python :: 3"]'::jsonb""",
+        },
+        "FROM bench_shape s CROSS JOIN LATERAL generate_series(0, s.releases - 1) r"
+        " JOIN bench_description d ON d.i = "
+        + _DESCRIPTION_OF.format(n="s.release_base + r")
+        + f" WHERE {_IN_RANGE}",
+    )
+    # The hashes are of the filename (no bytes are written); blake2b is not in PostgreSQL, so
+    # its column holds another SHA-256 of the name, which nothing here checks.
+    files = (
+        "FROM bench_shape s CROSS JOIN LATERAL generate_series(0, s.releases - 1) r"
+        " CROSS JOIN LATERAL generate_series(0, s.files - 1) f"
+        f" CROSS JOIN LATERAL (SELECT {_VERSION} AS version) v"
+        " CROSS JOIN LATERAL (SELECT CASE WHEN f = 0"
+        " THEN s.dist || '-' || v.version || '.tar.gz'"
+        " ELSE s.dist || '-' || v.version || '-cp3' || mod(f, 14) || '-none-plat' || f || '.whl'"
+        " END AS filename) n"
+        " CROSS JOIN LATERAL (SELECT"
+        " encode(sha256(convert_to(n.filename, 'UTF8')), 'hex') AS sha256,"
+        " encode(sha256(convert_to('blake2b ' || n.filename, 'UTF8')), 'hex') AS blake2) h"
+        f" WHERE {_IN_RANGE}"
+    )
+    statements["file"] = insert_select(
+        connection,
+        models["file"],
+        {
+            "id": "s.file_base + r * s.files + f + 1",
+            "release": "s.release_base + r + 1",
+            "filename": "n.filename",
+            "path": "substr(h.blake2, 1, 2) || '/' || substr(h.blake2, 3, 2) || '/'"
+            " || substr(h.blake2, 5) || '/' || n.filename",
+            "size": "1000 + floor(-ln(1 - random()) * 200000)::bigint",
+            "md5_digest": "md5(n.filename)",
+            "sha256_digest": "h.sha256",
+            "blake2_256_digest": "h.blake2",
+            "packagetype": "CASE WHEN f = 0 THEN 'sdist' ELSE 'bdist_wheel' END",
+            "python_version": "CASE WHEN f = 0 THEN 'source' ELSE 'cp3' || mod(f, 14) END",
+            "upload_time": "s.created + s.step * (r + 1)",
+            "metadata_sha256": "CASE WHEN f = 0 THEN '' ELSE h.sha256 END",
+        },
+        files,
+    )
+    # A release's journal row, then one per file: serials in the order the old generator
+    # (and an upload) gave them.
+    statements["journal"] = insert_select(
+        connection,
+        models["journal"],
+        {
+            "id": "s.serial_base + r * (1 + s.files) + 1 + f",
+            "name": "s.name",
+            "version": _VERSION,
+            "action": "CASE WHEN f = 0 THEN 'new release' ELSE 'add ' || CASE WHEN f = 1"
+            " THEN 'source file ' || s.dist || '-' || " + _VERSION + " || '.tar.gz'"
+            " ELSE 'cp3' || mod(f - 1, 14) || ' file ' || s.dist || '-' || "
+            + _VERSION
+            + " || '-cp3' || mod(f - 1, 14) || '-none-plat' || (f - 1) || '.whl' END END",
+            "submitted_date": "s.created + s.step * (r + 1)",
+            "submitted_by_name": "'user' || s.owner",
+        },
+        "FROM bench_shape s CROSS JOIN LATERAL generate_series(0, s.releases - 1) r"
+        " CROSS JOIN LATERAL generate_series(0, s.files) f"
+        f" WHERE {_IN_RANGE}",
+    )
+    # The search document as packages/search_documents.py writes it: the latest release is the
+    # highest (no release here is yanked or a pre-release), and its description's words come
+    # from bench_description, parsed once rather than once per project.
+    statements["document"] = insert_select(
+        connection,
+        models["document"],
+        {
+            "project": "s.pid",
+            "document": "setweight(to_tsvector('english'::regconfig, s.name), 'A')"
+            " || setweight(to_tsvector('english'::regconfig, s.summary || ' '), 'B')"
+            " || d.tsv",
+            "popularity": "s.releases",
+        },
+        "FROM bench_shape s JOIN bench_description d ON d.i = "
+        + _DESCRIPTION_OF.format(n="s.release_base + s.releases - 1")
+        + f" WHERE {_IN_RANGE}",
+    )
+    return statements
 
 
 # --- measuring --------------------------------------------------------------------------------

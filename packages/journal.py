@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from accounts.actors import actor_name
 from packages.models import JournalEntry, Project
 from packages.publishing import project_changed
+from packages.search_documents import refresh_search_documents
 
 # Any constant works; it only has to be the same for every writer.
 _JOURNAL_LOCK_KEY = 0x7079_7069
@@ -35,6 +36,7 @@ def record_change(
     )
     Project.objects.filter(pk=project.pk).update(last_serial=entry.pk)
     project.last_serial = entry.pk
+    refresh_search_documents(project_ids=[project.pk])
     project_changed(normalized_name=project.normalized_name)
     return entry
 

@@ -7,8 +7,10 @@ bumps `Project.last_serial` (see packages/journal.py).
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class LifecycleStatus(models.TextChoices):
@@ -289,6 +291,28 @@ class YankChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release_id} {'yank' if self.yanked else 'unyank'} at {self.time}"
+
+
+class SearchDocument(models.Model):
+    """What website search reads on PostgreSQL: one row per project, its name (weight A),
+    latest release's summary and keywords (B) and description (D) as one tsvector, kept by
+    packages/search_documents.py. A word then matches a project once, not once per release."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+    )
+    document = SearchVectorField(null=True)
+    # Live releases: the order in which common words' matches are ranked (see packages/search.py).
+    popularity = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["document"], name="packages_search_document_gin"),
+            models.Index(F("popularity").desc(), name="packages_search_popularity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"search document of project {self.project_id}"
 
 
 class FilenameRegistry(models.Model):

@@ -1,17 +1,20 @@
 """Finding projects: full-text search with typo tolerance on PostgreSQL, a plain fallback on
 SQLite, classifier filters and two orders.
 
-On PostgreSQL every branch of a query starts from an index created by
-packages/migrations/0002_search_indexes.py, so the cost follows the number of matches, not the
-number of projects:
+On PostgreSQL a word is looked up in one search document per project
+(packages/search_documents.py, weighted name A, summary and keywords B, description D), and
+every statement is bounded whatever the word, so a word in a third of all projects costs about
+what a rare one does:
 
-- the exact normalized name (unique b-tree), ranked first;
-- words of the display name (GIN over `to_tsvector(name)`), weight A;
-- trigram similarity of the normalized name for typos (GIN `gin_trgm_ops`), for queries of
-  four characters or more (shorter ones share a trigram with too many names);
-- words of any release's summary, keywords and description (GIN over one expression), ranked
-  by summary (weight B) and keywords (weight C); a match in the description alone (weight D)
-  only gets a small constant, because ranking it would mean re-reading every description.
+- the exact normalized name (unique b-tree) always ranks first;
+- the matching documents are taken in a precomputed order (the project's live releases for
+  relevance, its last serial for "Date last updated") and only the first CANDIDATES of them
+  are ranked with ts_rank: PostgreSQL either walks that order's index and stops after enough
+  matches (common words) or reads the few matches from the GIN index (rare words);
+- trigram similarity of the normalized name catches typos (GIN `gin_trgm_ops`), only when the
+  words matched little and for queries of four characters or more;
+- the total is exact up to CANDIDATES matches and otherwise PostgreSQL's estimate from the
+  document's statistics (the page says "about"), never a count of every match.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from packages.permissions import PUBLIC_SCOPE, ReadScope
 PAGE_SIZE = 20
 # Like PyPI, never page past this many results: deep pages cost a lot and help nobody.
 MAX_RESULTS = 10_000
-# A word that most projects use ("python", "library") would otherwise make PostgreSQL rank
-# every project. Each branch keeps at most this many matches; exact and name matches come from
-# their own branches, so they still rank first.
-BRANCH_LIMIT = MAX_RESULTS
+# Matching documents ranked for the first pages (a later page ranks as many as it needs).
+CANDIDATES = 1_000
+# Typos are looked for only when the words matched fewer projects than this.
+TYPO_SEARCH_BELOW = PAGE_SIZE
+TYPO_LIMIT = 100
 
 
 class Order:
@@ -52,47 +56,52 @@ class Order:
     choices = [(RELEVANCE, "Relevance"), (UPDATED, "Date last updated")]
 
 
-# The same expressions as the indexes in migration 0002; PostgreSQL only uses an expression
-# index when the query repeats the expression exactly.
-PROJECT_NAME_DOCUMENT = "to_tsvector('english'::regconfig, p.name)"
-RELEASE_DOCUMENT = (
-    "to_tsvector('english'::regconfig, "
-    "r.summary || ' ' || r.keywords || ' ' || left(r.description, 100000))"
-)
+# websearch_to_tsquery is immutable: written inline (not in a CTE) PostgreSQL folds it into a
+# constant at plan time and estimates from the document's statistics how many projects match,
+# which is what makes it choose between the ordered walk and the GIN index.
+_TSQUERY = "websearch_to_tsquery('english'::regconfig, %(q)s)"
+# Who may see a project: the same rule for every branch ({visibility_filter} is ReadScope's).
+_PROJECT_FILTER = """p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL
+    {visibility_filter} {classifier_filter}"""
 
 _POSTGRES_MATCHES = f"""
-WITH query AS (SELECT websearch_to_tsquery('english'::regconfig, %(q)s) AS tsq),
-hits AS (
-    SELECT p.id AS project_id, 100.0 AS score
-    FROM packages_project p WHERE p.normalized_name = %(normalized)s
-  UNION ALL
-    (SELECT p.id, ts_rank(setweight({PROJECT_NAME_DOCUMENT}, 'A'), query.tsq) + 1.0
-     FROM packages_project p, query WHERE {PROJECT_NAME_DOCUMENT} @@ query.tsq
-     LIMIT %(branch_limit)s)
-  UNION ALL
-    (SELECT p.id, similarity(p.normalized_name, %(normalized)s)
-     FROM packages_project p
-     WHERE char_length(%(normalized)s) >= 4 AND p.normalized_name %% %(normalized)s
-     LIMIT %(branch_limit)s)
-  UNION ALL
-    SELECT m.project_id, 0.01 + max(ts_rank(
-        setweight(to_tsvector('english'::regconfig, m.summary), 'B')
-        || setweight(to_tsvector('english'::regconfig, m.keywords), 'C'), m.tsq))
-    FROM (
-        SELECT r.project_id, r.summary, r.keywords, query.tsq
-        FROM packages_release r, query
-        WHERE {RELEASE_DOCUMENT} @@ query.tsq AND r.deleted_at IS NULL
-        LIMIT %(branch_limit)s
-    ) m
-    GROUP BY m.project_id
+WITH candidates AS MATERIALIZED (
+    SELECT d.project_id, p.normalized_name, p.last_serial,
+        ts_rank(d.document, {_TSQUERY}) AS rank
+    FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
+    WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
+    ORDER BY {{candidate_order}}
+    LIMIT %(candidates)s
 ),
-scored AS (SELECT project_id, sum(score) AS score FROM hits GROUP BY project_id)
-SELECT s.project_id, count(*) OVER () AS total
-FROM scored s JOIN packages_project p ON p.id = s.project_id
-WHERE p.lifecycle_status <> %(quarantined)s AND p.deleted_at IS NULL
-    {{visibility_filter}} {{classifier_filter}}
+hits AS (
+    SELECT p.id AS project_id, p.normalized_name, p.last_serial, 100.0 AS score
+    FROM packages_project p
+    WHERE p.normalized_name = %(normalized)s AND {_PROJECT_FILTER}
+  UNION ALL
+    SELECT project_id, normalized_name, last_serial, rank + 1.0 FROM candidates
+  UNION ALL
+    (SELECT p.id, p.normalized_name, p.last_serial, similarity(p.normalized_name, %(normalized)s)
+     FROM packages_project p
+     WHERE char_length(%(normalized)s) >= 4
+       AND (SELECT count(*) FROM candidates) < %(typo_below)s
+       AND p.normalized_name %% %(normalized)s AND {_PROJECT_FILTER}
+     LIMIT %(typo_limit)s)
+)
+-- Every branch carries the columns the order needs: no second visit to the projects.
+SELECT project_id, count(*) OVER () AS found, (SELECT count(*) FROM candidates) AS candidates
+FROM (
+    SELECT project_id, normalized_name, last_serial, sum(score) AS score FROM hits
+    GROUP BY project_id, normalized_name, last_serial
+) s
 ORDER BY {{order}}
 LIMIT %(limit)s OFFSET %(offset)s
+"""
+# Past CANDIDATES matches, the planner's estimate of how many there are (from the document's
+# statistics): counting them would read every match, which is what this design avoids.
+_POSTGRES_ESTIMATED_TOTAL = f"""
+EXPLAIN (FORMAT JSON)
+SELECT 1 FROM packages_searchdocument d JOIN packages_project p ON p.id = d.project_id
+WHERE d.document @@ {_TSQUERY} AND {_PROJECT_FILTER}
 """
 _CLASSIFIER_FILTER = (
     "AND p.id IN (SELECT c.project_id FROM packages_release c "
@@ -105,6 +114,8 @@ class SearchPage:
     projects: list[Project]
     total: int
     page: int
+    # True when `total` is the planner's estimate (a common word), not a count.
+    estimated: bool = False
 
     @property
     def num_pages(self) -> int:
@@ -135,13 +146,17 @@ def search_projects(
     query = query.strip()[:200]
     page = max(1, min(page, MAX_RESULTS // PAGE_SIZE))
     offset = (page - 1) * PAGE_SIZE
+    estimated = False
     if query and connection.vendor == "postgresql":
-        ids, total = _postgres_ids(query, classifiers, order, offset, scope)
+        ids, total, estimated = _postgres_ids(query, classifiers, order, offset, scope)
     else:
         ids, total = _portable_ids(query, classifiers, order, offset, scope)
     by_id = {p.pk: p for p in with_latest_release(Project.objects.filter(pk__in=ids))}
     return SearchPage(
-        projects=[by_id[i] for i in ids if i in by_id], total=min(total, MAX_RESULTS), page=page
+        projects=[by_id[i] for i in ids if i in by_id],
+        total=min(total, MAX_RESULTS),
+        page=page,
+        estimated=estimated,
     )
 
 
@@ -160,50 +175,85 @@ def explain_sql(
     scope: ReadScope = PUBLIC_SCOPE,
 ) -> tuple[str, dict]:
     """The PostgreSQL statement and parameters behind one page of results (tests EXPLAIN it)."""
+    sql, params = _postgres_statement(
+        _POSTGRES_MATCHES, query=query, classifiers=classifiers, order=order, scope=scope
+    )
+    params.update(
+        limit=PAGE_SIZE,
+        offset=offset,
+        candidates=max(CANDIDATES, min(offset + PAGE_SIZE, MAX_RESULTS)),
+    )
+    return sql, params
+
+
+def _postgres_statement(
+    template: str, *, query: str, classifiers: list[str], order: str, scope: ReadScope
+) -> tuple[str, dict]:
     params: dict = {
         "q": query,
         "normalized": search_normalized_name(query),
         "quarantined": LifecycleStatus.QUARANTINE_ENTER,
-        "limit": PAGE_SIZE,
-        "offset": offset,
-        "branch_limit": BRANCH_LIMIT,
+        "typo_below": TYPO_SEARCH_BELOW,
+        "typo_limit": TYPO_LIMIT,
     }
     filters = []
     for i, classifier in enumerate(classifiers):
         params[f"classifier{i}"] = json.dumps([classifier])
         filters.append(_CLASSIFIER_FILTER.format(i=i))
-    ordering = "p.last_serial DESC" if order == Order.UPDATED else "s.score DESC, p.normalized_name"
+    if order == Order.UPDATED:
+        candidate_order = "p.last_serial DESC"
+        ordering = "s.last_serial DESC"
+    else:
+        candidate_order = "d.popularity DESC"
+        ordering = "s.score DESC, s.normalized_name"
     # The same rule as ReadScope.q(), for the one query written in SQL.
     visibility = ""
     if not scope.all_private:
         params["private_ids"] = sorted(scope.private_ids)
         visibility = "AND (NOT p.is_private OR p.id = ANY(%(private_ids)s))"
-    sql = _POSTGRES_MATCHES.format(
-        classifier_filter=" ".join(filters), order=ordering, visibility_filter=visibility
+    sql = template.format(
+        classifier_filter=" ".join(filters),
+        order=ordering,
+        candidate_order=candidate_order,
+        visibility_filter=visibility,
     )
     return sql, params
 
 
 def _postgres_ids(
     query: str, classifiers: list[str], order: str, offset: int, scope: ReadScope
-) -> tuple[list[int], int]:
+) -> tuple[list[int], int, bool]:
+    """1. The page, with how many projects it was chosen from and how many documents matched.
+    2. When the candidates were cut off, the planner's estimate of all matches (an estimate:
+       the page says "about")."""
     sql, params = explain_sql(
         query=query, classifiers=classifiers, order=order, offset=offset, scope=scope
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if not rows and offset:
-        return [], _postgres_total(sql, params)
-    return [row[0] for row in rows], rows[0][1] if rows else 0
-
-
-def _postgres_total(sql: str, params: dict) -> int:
-    """The total for a page past the end (the window count comes only with rows)."""
+        if not rows and offset:
+            cursor.execute(sql, {**params, "offset": 0, "limit": 1})
+            rows_for_total = cursor.fetchall()
+        else:
+            rows_for_total = rows
+    ids = [row[0] for row in rows]
+    if not rows_for_total:
+        return ids, 0, False
+    _, found, candidates = rows_for_total[0]
+    if candidates < params["candidates"]:
+        return ids, found, False
+    estimate_sql, estimate_params = _postgres_statement(
+        _POSTGRES_ESTIMATED_TOTAL, query=query, classifiers=classifiers, order=order, scope=scope
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**params, "offset": 0, "limit": 1})
-        row = cursor.fetchone()
-    return row[1] if row else 0
+        cursor.execute(estimate_sql, estimate_params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    # Never fewer than the candidates found, never more than anyone may page through.
+    return ids, max(found, min(estimate, MAX_RESULTS)), True
 
 
 def _portable_ids(

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.tokens import create_api_token
 from packages.names import sdist_name_prefix
+from packages.search_documents import refresh_search_documents
 from tests.dists import CONTENT_TYPE, make_sdist, make_wheel, upload_form
 
 
@@ -90,6 +91,7 @@ def make_project(name: str = "demo", *, owner=None, **fields):
     )
     if owner is not None:
         Role.objects.create(user=owner, project=project, role_name="Owner")
+    refresh_search_documents(project_ids=[project.pk])
     return project
 
 
@@ -99,7 +101,7 @@ def make_release(project, version: str = "1.0", **fields):
     from packages.models import Release
     from packages.releases import canonical_version
 
-    return Release.objects.create(
+    release = Release.objects.create(
         project=project,
         version=version,
         canonical_version=canonical_version(version),
@@ -107,6 +109,9 @@ def make_release(project, version: str = "1.0", **fields):
         sort_order=fields.pop("sort_order", 0),
         **fields,
     )
+    # What journal.record_change does for a release published through packages/releases.py.
+    refresh_search_documents(project_ids=[project.pk])
+    return release
 
 
 def make_files(release, count: int, *, wheel: bool = True) -> list:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import time
+from io import StringIO
 
 import pytest
 from django.db import connection
 
 from packages.models import Project, Release
 from packages.search import PAGE_SIZE, search_projects
+from packages.search_documents import rebuild_search_documents
 from tests.factories import make_project, make_release
 
 pytestmark = pytest.mark.django_db
@@ -190,9 +192,11 @@ def test_search_uses_indexes_on_100000_projects(capsys):
         },
         "packages_project p JOIN (SELECT 1) AS one ON p.name <> 'template'",
     )
+    rebuild_search_documents()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE packages_project")
         cursor.execute("ANALYZE packages_release")
+        cursor.execute("ANALYZE packages_searchdocument")
     target = Project.objects.exclude(name="template").order_by("id")[5000].name
     typo = target[:-1] + ("x" if target[-1] != "x" else "y")
     for query in (target, typo, "quokka", "rare quokka tools"):
@@ -200,6 +204,7 @@ def test_search_uses_indexes_on_100000_projects(capsys):
         print(f"--- EXPLAIN for {query!r}\n{plan}")
         assert "Seq Scan on packages_project" not in plan, plan
         assert "Seq Scan on packages_release" not in plan, plan
+        assert "Seq Scan on packages_searchdocument" not in plan, plan
     plan = _explain(search.explain_sql(query="quokka", classifiers=["Framework :: Django"]))
     assert "Seq Scan on packages_release" not in plan, plan
 
@@ -220,9 +225,73 @@ def test_search_uses_indexes_on_100000_projects(capsys):
         plan = queryset.explain()
         print(f"--- EXPLAIN {queryset.model.__name__} list\n{plan}")
         assert "Seq Scan" not in plan, plan
-    # A word every project uses stays bounded too (each branch keeps BRANCH_LIMIT matches).
+    # A word every project uses stays bounded too (CANDIDATES ranked, a count capped).
     started = time.perf_counter()
     assert search_projects(query="tools", classifiers=[]).total == search.MAX_RESULTS
     elapsed = time.perf_counter() - started
     print(f"a word in all 100,000 summaries: {elapsed * 1000:.0f} ms")
     assert elapsed < 2.0
+
+
+@postgres_only
+def test_search_document_follows_yanks_deletions_and_new_releases():
+    """The document is the latest live release's words, rewritten by each journaled change."""
+    from packages.releases import delete_release, yank_release
+    from tests.factories import make_user
+
+    owner = make_user()
+    project = make_project("gadget", owner=owner)
+    old = make_release(project, "1.0", summary="Speaks walrus", sort_order=10)
+    new = make_release(project, "2.0", summary="Speaks narwhal", sort_order=20)
+    assert names(search_projects(query="narwhal", classifiers=[])) == ["gadget"]
+    assert names(search_projects(query="walrus", classifiers=[])) == []
+
+    yank_release(release=new, reason="broken", user=owner)
+    assert names(search_projects(query="walrus", classifiers=[])) == ["gadget"]
+    assert names(search_projects(query="narwhal", classifiers=[])) == []
+
+    delete_release(release=old, user=owner)
+    assert names(search_projects(query="narwhal", classifiers=[])) == ["gadget"]
+    delete_release(release=Release.objects.get(pk=new.pk), user=owner)
+    # No release left: the name alone still finds the project.
+    assert names(search_projects(query="narwhal", classifiers=[])) == []
+    assert names(search_projects(query="gadget", classifiers=[])) == ["gadget"]
+
+
+@postgres_only
+def test_private_projects_match_only_for_their_readers():
+    from packages.permissions import readable_scope
+    from tests.factories import make_user
+
+    owner = make_user()
+    publish("open-thing", "A secretive walrus")
+    make_project("hidden-thing", owner=owner, is_private=True)
+    make_release(Project.objects.get(name="hidden-thing"), "1.0", summary="A secretive walrus")
+    outsider = search_projects(query="walrus", classifiers=[])
+    assert names(outsider) == ["open-thing"]
+    assert outsider.total == 1
+    assert names(search_projects(query="hidden", classifiers=[])) == []
+    member = search_projects(query="walrus", classifiers=[], scope=readable_scope(user=owner))
+    assert set(names(member)) == {"open-thing", "hidden-thing"}
+
+
+def test_rebuild_search_index_command_writes_every_document():
+    from django.core.management import call_command
+
+    from packages.models import SearchDocument
+
+    publish("walrus-tools", "Tusks")
+    publish("narwhal-tools", "Horns")
+    SearchDocument.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_search_index", "--dry-run", stdout=out)
+    if connection.vendor != "postgresql":
+        assert "Nothing to do" in out.getvalue()
+        return
+    assert "Would rewrite the search documents of 2 projects" in out.getvalue()
+    assert not SearchDocument.objects.exists()
+    assert names(search_projects(query="tusks", classifiers=[])) == []
+    call_command("rebuild_search_index", "--batch-size", "1", stdout=out)
+    assert "Rewrote 2 search documents." in out.getvalue()
+    assert names(search_projects(query="tusks", classifiers=[])) == ["walrus-tools"]
+    assert SearchDocument.objects.count() == 2
