@@ -49,6 +49,7 @@ from backups.layout import (
 )
 from packages.maintenance import Progress
 from packages.models import AdminFlag, Project
+from packages.search_documents import rebuild_search_documents
 from packages.storage import StorageError, is_stored, store_verified
 
 CHUNK = 1024 * 1024
@@ -108,6 +109,8 @@ def import_index(
             if verify:
                 verify_import(directory, manifest, usernames=usernames, write=write)
                 report.verified = True
+        # Derived rows are not in the export: written from what was loaded, as after migrating.
+        rebuild_search_documents()
     except BaseException:
         storage = storages["default"]
         for key in written:

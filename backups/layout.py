@@ -28,6 +28,9 @@ serial that mirrors follow and `Project.last_serial` points into it. Columns bey
 `users.groups` (group names), `users.user_permissions` and `groups.permissions`
 ("app_label.codename"), `api_tokens.projects` (normalized project names).
 
+Not exported: rows derived from the others, which `import_index` writes again after loading
+(`DERIVED_MODELS`: search documents).
+
 A new layout that old code cannot read gets a new `version`; adding a column does not (an
 import fills a column the export lacks with its default, and refuses one it does not know).
 """
@@ -69,12 +72,16 @@ from packages.models import (
     ReleaseAgeExemption,
     Role,
     RoleInvitation,
+    SearchDocument,
     TeamProjectRole,
     YankChange,
 )
 from proxy.models import AllowedLocalName, UpstreamProject
 from trusted_publishing.models import OidcIssuer, PendingPublisher, PublisherToken, TrustedPublisher
 from webhooks.models import Delivery, Subscription
+
+# Derived from exported rows and rebuilt on import, so an export never carries them.
+DERIVED_MODELS: tuple[type[models.Model], ...] = (SearchDocument,)
 
 FORMAT = "package-index-export"
 VERSION = 1

@@ -4,8 +4,9 @@ over every release's description.
 A common word matched millions of release rows through `packages_release_document_tsv`; the
 project-level document matches each project once. Both index operations run CONCURRENTLY on
 PostgreSQL (hence `atomic = False`), so uploads go on while they build: the old index took
-45 minutes to build on the public index's shape. The new table starts empty; fill it with
-`manage.py rebuild_search_index` (search finds only projects that have a document).
+45 minutes to build on the public index's shape. The documents of existing projects are
+written here, in batches that each commit (a few minutes at the public index's size, no long
+lock); `manage.py rebuild_search_index` does the same again whenever needed.
 """
 
 import django.contrib.postgres.indexes
@@ -40,6 +41,15 @@ OLD_RELEASE_INDEX = (
     "USING gin (to_tsvector('english'::regconfig, "
     "summary || ' ' || keywords || ' ' || left(description, 100000)))"
 )
+
+
+def fill_documents(apps, schema_editor):
+    # The module's own SQL, so the migration and the command can never disagree on what a
+    # document holds. Batches commit one by one: the migration is not atomic.
+    from packages.search_documents import rebuild_search_documents
+
+    if schema_editor.connection.vendor == "postgresql":
+        rebuild_search_documents()
 
 
 def drop_release_index(apps, schema_editor):
@@ -90,5 +100,6 @@ class Migration(migrations.Migration):
                 name="packages_search_popularity",
             ),
         ),
+        migrations.RunPython(fill_documents, migrations.RunPython.noop),
         migrations.RunPython(drop_release_index, create_release_index),
     ]
