@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Model
 from django.utils import timezone
 
 from accounts.events import record_user_event
 from accounts.models import ApiToken, UserEvent
+from pypi_site.prepared import PreparedQuery
 
 # A token's history notes its use at most this often, so busy CI tokens don't flood it.
 USE_EVENT_INTERVAL = timedelta(hours=1)
@@ -73,18 +75,41 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     # No identifier has a NUL byte, and PostgreSQL would refuse one in the query (a 500).
     if not identifier or not secret or "\x00" in identifier:
         return None
-    # One query: installers send the token with every read, so the user's frozen flag comes
-    # along (LEFT JOIN on the optional Account row).
-    token = (
-        ApiToken.objects.select_related("user")
-        .annotate(user_frozen=F("user__account__is_frozen"))
-        .filter(identifier=identifier)
-        .first()
-    )
+    token = _token_with_user(identifier)
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
         return None
     if token.is_expired or not token.user.is_active or token.user_frozen:
         return None
+    return token
+
+
+def _model_fields(model: type[Model]) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+# Installers send the token with every read, so its row, its user's and the user's frozen flag
+# (LEFT JOIN on the optional Account row) come in one query, compiled once.
+_TOKEN_WITH_USER = PreparedQuery(
+    lambda identifier: ApiToken.objects.filter(identifier=identifier).values_list(
+        *_model_fields(ApiToken),
+        *(f"user__{name}" for name in _model_fields(get_user_model())),
+        "user__account__is_frozen",
+    )[:1],
+    identifier=str,
+)
+
+
+def _token_with_user(identifier: str) -> ApiToken | None:
+    """The token with this identifier, its `user` loaded and `user_frozen` set, as
+    `select_related` would make them."""
+    row = _TOKEN_WITH_USER.first(identifier=identifier)
+    if row is None:
+        return None
+    token_fields, user_fields = _model_fields(ApiToken), _model_fields(get_user_model())
+    db = _TOKEN_WITH_USER.alias
+    token = ApiToken.from_db(db, token_fields, row[: len(token_fields)])
+    token.user = get_user_model().from_db(db, user_fields, row[len(token_fields) : -1])
+    token.user_frozen = bool(row[-1])
     return token
 
 
