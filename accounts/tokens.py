@@ -7,6 +7,7 @@ random bits, so a slow password hash would add nothing) and compared in constant
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -18,7 +19,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from accounts.events import record_user_event
@@ -83,17 +83,20 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     return token
 
 
-def _model_fields(model: type[Model]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+@functools.cache
+def _columns() -> tuple[list[str], list[str]]:
+    """The token's and its user's fields, in the order the query below selects them."""
+    return (
+        [field.attname for field in ApiToken._meta.concrete_fields],
+        [field.attname for field in get_user_model()._meta.concrete_fields],
+    )
 
 
 # Installers send the token with every read, so its row, its user's and the user's frozen flag
 # (LEFT JOIN on the optional Account row) come in one query, compiled once.
 _TOKEN_WITH_USER = PreparedQuery(
     lambda identifier: ApiToken.objects.filter(identifier=identifier).values_list(
-        *_model_fields(ApiToken),
-        *(f"user__{name}" for name in _model_fields(get_user_model())),
-        "user__account__is_frozen",
+        *_columns()[0], *(f"user__{name}" for name in _columns()[1]), "user__account__is_frozen"
     )[:1],
     identifier=str,
 )
@@ -105,10 +108,11 @@ def _token_with_user(identifier: str) -> ApiToken | None:
     row = _TOKEN_WITH_USER.first(identifier=identifier)
     if row is None:
         return None
-    token_fields, user_fields = _model_fields(ApiToken), _model_fields(get_user_model())
+    token_columns, user_columns = _columns()
     db = _TOKEN_WITH_USER.alias
-    token = ApiToken.from_db(db, token_fields, row[: len(token_fields)])
-    token.user = get_user_model().from_db(db, user_fields, row[len(token_fields) : -1])
+    token = ApiToken.from_db(db, token_columns, row[: len(token_columns)])
+    user = get_user_model().from_db(db, user_columns, row[len(token_columns) : -1])
+    ApiToken.user.field.set_cached_value(token, user)
     token.user_frozen = bool(row[-1])
     return token
 
