@@ -7,6 +7,7 @@ random bits, so a slow password hash would add nothing) and compared in constant
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -15,14 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.events import record_user_event
 from accounts.models import ApiToken, UserEvent
+from pypi_site.prepared import PreparedQuery
 
 # A token's history notes its use at most this often, so busy CI tokens don't flood it.
 USE_EVENT_INTERVAL = timedelta(hours=1)
@@ -74,18 +77,45 @@ def find_api_token(plaintext: str) -> ApiToken | None:
     # No identifier has a NUL byte, and PostgreSQL would refuse one in the query (a 500).
     if not identifier or not secret or "\x00" in identifier:
         return None
-    # One query: installers send the token with every read, so the user's frozen flag comes
-    # along (LEFT JOIN on the optional Account row).
-    token = (
-        ApiToken.objects.select_related("user")
-        .annotate(user_frozen=F("user__account__is_frozen"))
-        .filter(identifier=identifier)
-        .first()
-    )
+    token = _token_with_user(identifier)
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
         return None
     if token.is_expired or not token.user.is_active or token.user_frozen:
         return None
+    return token
+
+
+@functools.cache
+def _columns() -> tuple[list[str], list[str]]:
+    """The token's and its user's fields, in the order the query below selects them."""
+    return (
+        [field.attname for field in ApiToken._meta.concrete_fields],
+        [field.attname for field in get_user_model()._meta.concrete_fields],
+    )
+
+
+# Installers send the token with every read, so its row, its user's and the user's frozen flag
+# (LEFT JOIN on the optional Account row) come in one query, compiled once.
+_TOKEN_WITH_USER = PreparedQuery(
+    lambda identifier: ApiToken.objects.filter(identifier=identifier).values_list(
+        *_columns()[0], *(f"user__{name}" for name in _columns()[1]), "user__account__is_frozen"
+    )[:1],
+    identifier=str,
+)
+
+
+def _token_with_user(identifier: str) -> ApiToken | None:
+    """The token with this identifier, its `user` loaded and `user_frozen` set, as
+    `select_related` would make them."""
+    row = _TOKEN_WITH_USER.first(identifier=identifier)
+    if row is None:
+        return None
+    token_columns, user_columns = _columns()
+    db = _TOKEN_WITH_USER.alias
+    token = ApiToken.from_db(db, token_columns, row[: len(token_columns)])
+    user = get_user_model().from_db(db, user_columns, row[len(token_columns) : -1])
+    ApiToken.user.field.set_cached_value(token, user)
+    token.user_frozen = bool(row[-1])
     return token
 
 

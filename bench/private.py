@@ -154,8 +154,9 @@ def report(results: dict, args: argparse.Namespace) -> str:
         "",
         f"Within 1.5x by server CPU per request: {verdict} (worst {worst:.2f}x). The public "
         "page costs one query (the project) and a cache hit; the private one adds the token "
-        "query (with its user's frozen flag) and one for the role and the token's scope, "
-        "each read at the moment of asking so a revoked token or role stops at once.",
+        "query (with its user's frozen flag) and one for the role and the token's scope, both "
+        "compiled once per process (pypi_site/prepared.py) and each read at the moment of "
+        "asking, so a revoked token or role stops at once.",
     ]
     return "\n".join(lines) + "\n"
 

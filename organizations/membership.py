@@ -47,7 +47,13 @@ def member_organizations(user: AbstractBaseUser | AnonymousUser) -> Organization
     with (`Project.objects.filter(organization__in=member_organizations(user))`)."""
     if not user.is_authenticated or not user.is_active:
         return Organization.objects.none()
-    return Organization.objects.in_good_standing().filter(roles__user=user)
+    return organizations_of_member_id(user.pk)
+
+
+def organizations_of_member_id(user_id: int) -> OrganizationQuerySet:
+    """`member_organizations` by the user's id, for a query written before the user is known
+    (packages/permissions.py compiles its read check once); the caller checks the user."""
+    return Organization.objects.in_good_standing().filter(roles__user_id=user_id)
 
 
 def is_member(user: AbstractBaseUser | AnonymousUser, organization: Organization | None) -> bool:

@@ -31,7 +31,7 @@ three take the reader's user and, when they came with HTTP Basic `__token__`, th
 (`reader_of(request)`). A private project is for its collaborators, the members of the
 organization that owns it (organizations/membership.py), and staff; a token reads what it may
 upload to, and a scoped one only its projects. The grants are `_private_grants` (listings)
-and `_has_grant` (one project).
+and `_read_grant` (one project, compiled once: it runs on every private read).
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.access import Standing, standing_denial, standing_expressions, standing_of
-from accounts.freezing import is_frozen
 from accounts.models import Account, ApiToken
-from organizations.membership import is_member_of_id, member_organizations
+from organizations.membership import member_organizations, organizations_of_member_id
 from organizations.models import Organization, OrganizationRole, OrganizationRoleName
 from organizations.permissions import owner_denial
 from packages.models import File, Project, ReleaseAgeExemption, Role, RoleName, TeamProjectRole
+from pypi_site.prepared import PreparedQuery
 
 
 @dataclass(frozen=True)
@@ -287,15 +287,15 @@ def index_read_denial(*, user: User) -> Denial | None:
 
 # --- The read rule ------------------------------------------------------------------------
 # Written as a filter on Project for listings (`readable_projects`, `readable_scope`) and as
-# joins for one project (`see_project_denial`), which runs on every private read and must stay
-# cheap; tests/accounts/test_authorization_matrix.py and tests/packages/test_private_projects.py
-# hold both to the same answers.
+# one query compiled once for one project (`see_project_denial`), which runs on every private
+# read and must stay cheap; tests/accounts/test_authorization_matrix.py and
+# tests/packages/test_private_projects.py hold both to the same answers.
 
 
 def _private_grants(user: User) -> Q:
     """Private projects a signed-in, non-staff user reads, as a filter for listings: those
     they have a role on, and those of an organization they are a member of (in good standing).
-    `_has_grant` asks the same of one project."""
+    `_read_grant` asks the same of one project."""
     personal = Q(Exists(Role.objects.filter(user_id=user.pk, project_id=OuterRef("pk"))))
     return personal | Q(organization__in=member_organizations(user))
 
@@ -326,38 +326,60 @@ def see_project_denial(
     *, user: User, project: Project, token: ApiToken | None = None
 ) -> Denial | None:
     """May this reader know the project exists? A public one: yes. A private one: staff, and
-    users with a grant (`_has_grant`) while their account is neither inactive nor frozen; a
-    scoped token only within its scope. Everyone else is told there is no such project (views
-    answer 404). The same rule as `readable_projects`, in at most one small query."""
+    users with a grant while their account is neither inactive nor frozen; a scoped token only
+    within its scope. Everyone else is told there is no such project (views answer 404). The
+    same rule as `readable_projects`, in one small query (`_read_grant`)."""
     if not project.is_private:
         return None
     hidden = Denial(f"No project named {project.name!r}.")
     if not user.is_authenticated or not user.is_active:
         return hidden
     scoped = token is not None and token.scoped
+    grant = _read_grant(user=user, project=project, token=token if scoped else None)
+    if grant is None or (scoped and not grant.in_scope):
+        return hidden
     if user.is_staff:
-        if scoped and not token.projects.filter(pk=project.pk).exists():
-            return hidden
         return None
+    return None if (grant.personal or grant.member) and not grant.frozen else hidden
+
+
+@dataclass(frozen=True)
+class _ReadGrant:
+    personal: bool  # a role on the project
+    member: bool  # a role in the organization that owns it, while in good standing
+    in_scope: bool  # the token names the project (asked only of a scoped token)
+    frozen: bool
+
+
+def _read_grant_query(user_id: int, project_id: int, token_id: int) -> QuerySet:
+    """`_private_grants` for one project, with the frozen flag and a token's scope: one row."""
+    project = OuterRef("pk")
     return (
-        None if _has_grant(user=user, project=project, token=token if scoped else None) else hidden
+        Project.objects.filter(pk=project_id)
+        .annotate(
+            personal=Exists(Role.objects.filter(user_id=user_id, project_id=project)),
+            member=Exists(
+                organizations_of_member_id(user_id).filter(pk=OuterRef("organization_id"))
+            ),
+            in_scope=Exists(
+                ApiToken.projects.through.objects.filter(apitoken_id=token_id, project_id=project)
+            ),
+            frozen=Exists(Account.objects.filter(user_id=user_id, is_frozen=True)),
+        )
+        .values_list("personal", "member", "in_scope", "frozen")
     )
 
 
-def _has_grant(*, user: User, project: Project, token: ApiToken | None) -> bool:
-    """`_private_grants` for one project, with the frozen check and a scoped token's scope
-    in the same query (joins only: this runs on every private read)."""
-    roles = Role.objects.filter(user_id=user.pk, project_id=project.pk)
-    if token is not None:
-        roles = roles.filter(project__api_tokens=token.pk)
-    row = roles.values_list("pk", "user__account__is_frozen").first()
-    if row is not None:
-        return not row[1]  # no Account row: not frozen
-    if project.organization_id is None:
-        return False
-    if token is not None and not token.projects.filter(pk=project.pk).exists():
-        return False
-    return is_member_of_id(user, organization_id=project.organization_id) and not is_frozen(user)
+# Every private read asks this, and compiling the query would cost ten times running it.
+_READ_GRANT = PreparedQuery(_read_grant_query, user_id=int, project_id=int, token_id=int)
+
+
+def _read_grant(*, user: User, project: Project, token: ApiToken | None) -> _ReadGrant | None:
+    """What grants this user holds on the project, read now (None if the project is gone)."""
+    row = _READ_GRANT.first(
+        user_id=user.pk, project_id=project.pk, token_id=0 if token is None else token.pk
+    )
+    return None if row is None else _ReadGrant(*map(bool, row))
 
 
 def see_files_denial(

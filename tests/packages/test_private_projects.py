@@ -392,7 +392,7 @@ def test_static_pages_never_publish_a_private_project(settings, world, client):
 
 
 def test_the_one_project_rule_and_the_listing_rule_agree(world):
-    """see_project_denial (joins, for one project) and readable_projects (the listings'
+    """see_project_denial (one compiled query, for one project) and readable_projects (the listings'
     filter) are two forms of one rule: every identity gets the same answer from both."""
     from django.contrib.auth.models import AnonymousUser
     from django.db.models import Q
