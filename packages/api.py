@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from organizations.models import Organization
 from packages.models import File, Project, Release, Role
-from packages.releases import lookup_version
 from packages.simple import project_status
+from packages.versions import lookup_version
 
 
 class NotFound(LookupError):
