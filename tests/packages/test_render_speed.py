@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from packages import api, simple
+from packages import api, documents, simple
 from packages.models import File
+from packages.responses import local_pages
 from tests.factories import make_files, make_project, make_release
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +81,32 @@ def test_rendering_costs_little_per_file(big_project, page):
     per_file_us = best_of(5, render) / FILES * 1e6
     print(f"\n{page}: {per_file_us:.1f} µs CPU per file ({FILES} files, query included)")
     assert per_file_us < LIMIT_US
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/simple/big-project/", "text/html"),
+        ("/simple/big-project/", simple.V1_JSON),
+        ("/pypi/big-project/json", "application/json"),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_a_cold_read_of_a_stored_page_costs_two_queries(
+    client, big_project, path, accept, encoding
+):
+    """With every cache empty, a 5,000-file project's page is the project lookup and one
+    indexed read of its stored copy: no rendering. Prints the milliseconds (wall, best of 5)."""
+    documents.render_project(normalized_name=big_project.normalized_name)
+    timings = []
+    for _ in range(5):
+        cache.clear()
+        local_pages.clear()
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            response = client.get(path, HTTP_ACCEPT=accept, HTTP_ACCEPT_ENCODING=encoding)
+            timings.append(time.perf_counter() - start)
+        assert response.status_code == 200
+        assert len(queries) == 2
+    size = len(response.content)
+    print(f"\n{path} {accept} {encoding}: {min(timings) * 1e3:.1f} ms cold, {size} bytes")
