@@ -63,7 +63,9 @@ def render(project: Project, kind: str) -> bytes:
     return simple.render_detail(project, files, fmt=fmt)
 
 
-def store(*, project_id: int, kind: str, serial: int, plain: RenderedPage, packed: RenderedPage):
+def store(
+    *, project_id: int, kind: str, serial: int, plain: RenderedPage, packed: RenderedPage
+) -> None:
     """Insert or replace the stored copy, never with an older serial: jobs may run twice and
     out of order, and a reader may store what it rendered while a job stores a newer one."""
     table = StoredDocument._meta.db_table
@@ -140,6 +142,21 @@ class StoredSource:
                 )
         except DatabaseError:
             logger.warning("Could not store %s of project %s", self.kind, self.project.pk)
+
+
+def stored_source(
+    project: Project,
+    *,
+    kind: str,
+    content_type: str,
+    hidden: frozenset[int],
+    version: str | None = None,
+) -> StoredSource | None:
+    """The stored-copy tier for a read of the canonical variant; None for the others (files
+    the release-age policy hides, one version's JSON API document), rendered on request."""
+    if hidden or version is not None:
+        return None
+    return StoredSource(project, kind, content_type)
 
 
 def render_project(*, normalized_name: str, force: bool = False) -> dict[str, str]:

@@ -160,9 +160,9 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         "X-PyPI-Last-Serial": str(project.last_serial),
     }
     access = project_access(project)
-    source = None
-    if not hidden:
-        source = documents.StoredSource(project, documents.kind_of_simple(fmt), fmt)
+    source = documents.stored_source(
+        project, kind=documents.kind_of_simple(fmt), content_type=fmt, hidden=hidden
+    )
     page = rendered_page(
         key, render_detail, gzip_ok=accepts_gzip(request), access=access, source=source
     )
@@ -196,9 +196,13 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         return body, "application/json"
 
     key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}{hidden_key(hidden)}"
-    source = None
-    if version is None and not hidden:
-        source = documents.StoredSource(project, documents.Kind.JSON_API, "application/json")
+    source = documents.stored_source(
+        project,
+        kind=documents.Kind.JSON_API,
+        content_type="application/json",
+        hidden=hidden,
+        version=version,
+    )
     try:
         page = rendered_page(
             key,
