@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import datetime
+from json.encoder import encode_basestring_ascii as _string
+from typing import NamedTuple
 
 from django.urls import reverse
 
 from organizations.models import Organization
 from packages.models import File, Project, Release, Role
-from packages.releases import lookup_version
 from packages.simple import project_status
+from packages.versions import lookup_version
 
 
 class NotFound(LookupError):
@@ -31,6 +34,39 @@ def _organization_name(project: Project) -> str | None:
     return Organization.objects.filter(pk=project.organization_id).values_list("name", flat=True)[0]
 
 
+class FileRow(NamedTuple):
+    """A file as the JSON API reads it, named as File's fields so that File rows (the
+    point-in-time view's) serve as well: a tuple per file costs far less than a model."""
+
+    pk: int
+    release_id: int
+    filename: str
+    path: str
+    size: int
+    md5_digest: str
+    sha256_digest: str
+    blake2_256_digest: str | None
+    packagetype: str
+    python_version: str
+    comment_text: str
+    upload_time: datetime
+    metadata_sha256: str
+
+
+# Fields of each release the document reads besides the chosen release's `info`.
+_LISTED_RELEASE_FIELDS = (
+    "id",
+    "project_id",
+    "version",
+    "canonical_version",
+    "sort_order",
+    "is_prerelease",
+    "requires_python",
+    "yanked",
+    "yanked_reason",
+)
+
+
 def render_project_json(
     project: Project,
     *,
@@ -39,12 +75,19 @@ def render_project_json(
     files_url: str,
     hidden: frozenset[int] = frozenset(),
 ) -> bytes:
-    """Four queries whatever the size of the project: releases, files, roles (the project was
-    already loaded by the caller); a fifth for the name of the organization that owns it. Files
-    in `hidden` (permissions.hidden_file_ids) are left out, and so is a release all of whose
-    files are."""
-    releases = list(Release.objects.filter(project=project).order_by("sort_order"))
-    files = list(File.objects.filter(release__project=project).order_by("filename"))
+    """Five queries whatever the size of the project: releases (light), files, the chosen
+    release in full, roles (the project was already loaded by the caller); a sixth for the
+    name of the organization that owns it. Files in `hidden` (permissions.hidden_file_ids)
+    are left out, and so is a release all of whose files are."""
+    releases = list(
+        Release.objects.filter(project=project).order_by("sort_order").only(*_LISTED_RELEASE_FIELDS)
+    )
+    files = [
+        FileRow._make(row)
+        for row in File.objects.filter(release__project=project)
+        .order_by("filename")
+        .values_list(*FileRow._fields)
+    ]
     if hidden:
         # A release all of whose files the release-age policy hides is left out too.
         shown = [file for file in files if file.pk not in hidden]
@@ -66,43 +109,67 @@ def project_json(
     project: Project,
     *,
     releases: list[Release],
-    files: Iterable[File],
+    files: Iterable[File | FileRow],
     version: str | None,
     base_url: str,
-    file_url: Callable[[File], str],
+    file_url: Callable[[File | FileRow], str],
 ) -> bytes:
     """The JSON API body from releases (in PEP 440 order) and files (by filename): the live
-    view and the point-in-time view (packages/history.py) each choose them."""
+    view and the point-in-time view (packages/history.py) each choose them. Releases may come
+    with only their listed fields loaded; the chosen one is then loaded in full.
+
+    The body is json.dumps(payload, sort_keys=True, separators=(",", ":")) byte for byte, with
+    each file's object written directly (in sorted key order): a dict per file cost more than
+    the encoding."""
     release = latest_release(releases) if version is None else _match_version(releases, version)
     if release is None:
         raise NotFound(version or project.name)
+    if release.get_deferred_fields():
+        release = Release.objects.get(pk=release.pk)
 
-    files_by_release: dict[int, list[dict]] = defaultdict(list)
-    release_by_id = {r.pk: r for r in releases}
+    entries: dict[int, list[str]] = defaultdict(list)
+    release_parts = {r.pk: _release_parts(r) for r in releases}
     for file in files:
-        files_by_release[file.release_id].append(
-            _file_json(file, release_by_id[file.release_id], file_url(file))
+        requires_python, yanked = release_parts[file.release_id]
+        entries[file.release_id].append(
+            _file_json(file, file_url(file), requires_python=requires_python, yanked=yanked)
         )
     roles = (
         Role.objects.filter(project=project)
         .select_related("user")
         .order_by("role_name", "user__username")
     )
-    payload = {
-        "info": _info_json(project, release, base_url),
-        "last_serial": project.last_serial,
-        # PEP 792's status object, as in the simple API (beyond PyPI's JSON API).
-        "project-status": project_status(project),
-        "ownership": {
-            "organization": _organization_name(project),
-            "roles": [{"role": r.role_name, "user": r.user.get_username()} for r in roles],
-        },
-        "urls": files_by_release.get(release.pk, []),
-        "vulnerabilities": [],
+    ownership = {
+        "organization": _organization_name(project),
+        "roles": [{"role": r.role_name, "user": r.user.get_username()} for r in roles],
     }
+    parts = [
+        '{"info":',
+        _dumps(_info_json(project, release, base_url)),
+        f',"last_serial":{_dumps(project.last_serial)},"ownership":',
+        _dumps(ownership),
+        # PEP 792's status object, as in the simple API (beyond PyPI's JSON API).
+        ',"project-status":',
+        _dumps(project_status(project)),
+    ]
     if version is None:
-        payload["releases"] = {r.version: files_by_release.get(r.pk, []) for r in releases}
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        by_version = sorted(releases, key=lambda r: r.version)
+        listed = ",".join(f"{_string(r.version)}:[{','.join(entries[r.pk])}]" for r in by_version)
+        parts.append(f',"releases":{{{listed}}}')
+    parts.append(f',"urls":[{",".join(entries[release.pk])}],"vulnerabilities":[]}}')
+    return "".join(parts).encode()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _release_parts(release: Release) -> tuple[str, str]:
+    """What each of a release's file objects repeats: requires_python, yanked and its reason."""
+    requires_python = _string(release.requires_python) if release.requires_python else "null"
+    reason = _string(release.yanked_reason) if release.yanked_reason else "null"
+    yanked = f'"yanked":{"true" if release.yanked else "false"},"yanked_reason":{reason}'
+    return requires_python, yanked
 
 
 def _match_version(releases: list[Release], version: str) -> Release | None:
@@ -155,27 +222,20 @@ def _info_json(project: Project, release: Release, base_url: str) -> dict:
     }
 
 
-def _file_json(file: File, release: Release, url: str) -> dict:
-    uploaded = file.upload_time
-    return {
-        "comment_text": file.comment_text,
-        "core-metadata": {"sha256": file.metadata_sha256} if file.metadata_sha256 else False,
-        "digests": {
-            "blake2b_256": file.blake2_256_digest,
-            "md5": file.md5_digest,
-            "sha256": file.sha256_digest,
-        },
-        "downloads": -1,
-        "filename": file.filename,
-        "has_sig": False,
-        "md5_digest": file.md5_digest,
-        "packagetype": file.packagetype,
-        "python_version": file.python_version,
-        "requires_python": release.requires_python or None,
-        "size": file.size,
-        "upload_time": uploaded.strftime("%Y-%m-%dT%H:%M:%S"),
-        "upload_time_iso_8601": uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "url": url,
-        "yanked": release.yanked,
-        "yanked_reason": release.yanked_reason or None,
-    }
+def _file_json(file: File | FileRow, url: str, *, requires_python: str, yanked: str) -> str:
+    # isoformat, not strftime (several µs a call): "YYYY-MM-DDTHH:MM:SS.ffffff+00:00".
+    uploaded = file.upload_time.isoformat(timespec="microseconds")
+    metadata = f'{{"sha256":"{file.metadata_sha256}"}}' if file.metadata_sha256 else "false"
+    md5 = _string(file.md5_digest)
+    blake2 = "null" if file.blake2_256_digest is None else _string(file.blake2_256_digest)
+    return (
+        f'{{"comment_text":{_string(file.comment_text)},"core-metadata":{metadata},'
+        f'"digests":{{"blake2b_256":{blake2},"md5":{md5},'
+        f'"sha256":{_string(file.sha256_digest)}}},"downloads":-1,'
+        f'"filename":{_string(file.filename)},"has_sig":false,"md5_digest":{md5},'
+        f'"packagetype":{_string(file.packagetype)},'
+        f'"python_version":{_string(file.python_version)},'
+        f'"requires_python":{requires_python},"size":{file.size},'
+        f'"upload_time":"{uploaded[:19]}","upload_time_iso_8601":"{uploaded[:26]}Z",'
+        f'"url":{_string(url)},{yanked}}}'
+    )

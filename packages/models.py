@@ -497,3 +497,33 @@ class ReleaseAgeExemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.normalized_name} {self.version or '(all)'} until {self.expires:%Y-%m-%d}"
+
+
+class StoredDocument(models.Model):
+    """A project's simple page or JSON API document, rendered when the project changed
+    (packages/documents.py) so that no read has to render it. Served only while `serial` is
+    the project's last serial and `version` that of the running code and settings."""
+
+    class Kind(models.TextChoices):
+        SIMPLE_HTML = "simple-html"
+        SIMPLE_JSON = "simple-json"
+        JSON_API = "json-api"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    serial = models.BigIntegerField()
+    # documents.document_version(): the render code and the settings the body depends on.
+    version = models.CharField(max_length=32)
+    etag = models.CharField(max_length=40)
+    body = models.BinaryField()
+    # Null when the body is too small to be worth compressing (responses.GZIP_MIN_SIZE).
+    gzip_body = models.BinaryField(null=True, blank=True)
+    rendered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "kind"], name="unique_stored_document")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of project {self.project_id} at serial {self.serial}"

@@ -1,4 +1,5 @@
-"""After a project changes: its static simple pages and the root are rewritten
+"""After a project changes: its simple pages and JSON API document are rendered and stored
+(packages/documents.py), its static simple pages and the root are rewritten
 (STATIC_SIMPLE_PAGES) and the CDN is told to drop its copies (CDN_PURGE_URL).
 
 `packages.journal.record_change`, which every change to a project goes through, calls
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from packages import cdn, static_pages
+from packages import cdn, documents, static_pages
 from pypi_site.jobs import enqueue
 
 
@@ -18,13 +19,14 @@ def project_changed(*, normalized_name: str) -> None:
     """Called inside the writing transaction. A transaction that journals several changes to
     one project (a new release and its file) enqueues a job each; the later ones find the
     pages already at the project's serial and stop there."""
-    if settings.STATIC_SIMPLE_PAGES or settings.CDN_PURGE_URL:
-        enqueue(publish_change, normalized_name)
+    enqueue(publish_change, normalized_name)
 
 
 def publish_change(normalized_name: str) -> None:
     """The job: pages first, so a CDN that refetches after the purge gets the new ones from a
-    static origin. Safe to run twice and out of order (static_pages keeps the newest serial)."""
+    static origin or the stored copies. Safe to run twice and out of order (documents and
+    static_pages keep the newest serial)."""
+    documents.render_project(normalized_name=normalized_name)
     if settings.STATIC_SIMPLE_PAGES:
         static_pages.publish_project(normalized_name=normalized_name)
         static_pages.publish_root()

@@ -11,7 +11,6 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
-from packaging.utils import canonicalize_version
 from packaging.version import Version
 
 from packages.events import EventTag, record_project_event
@@ -29,6 +28,7 @@ from packages.models import (
     YankChange,
 )
 from packages.names import lookup_name, normalize_name, ultranormalize_name
+from packages.versions import canonical_version, lookup_version
 from pypi_site.jobs import enqueue
 
 
@@ -70,20 +70,6 @@ def find_release(*, project: Project, version: str, fields: tuple[str, ...] = ()
     if release is not None:
         release.project = project
     return release
-
-
-def canonical_version(version: str) -> str:
-    # "1.0", "1.0.0" and "1.0-RC1"/"1.0rc1" pairs name one release, as on PyPI.
-    return canonicalize_version(version)
-
-
-def lookup_version(version: str) -> str | None:
-    """The canonical form of a version a URL names, or None when no release can have it: every
-    release's version parsed as PEP 440 on upload. Keeps NUL bytes out of queries."""
-    try:
-        return canonicalize_version(Version(version))
-    except ValueError:  # InvalidVersion, or more digits than int() converts
-        return None
 
 
 def create_release(

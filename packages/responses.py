@@ -7,7 +7,8 @@ thousands: one small query to learn the serial, then a cache hit. A key names im
 Keys also carry RENDER_VERSION, so pages stored by an older deploy are never served.
 
 Tiers: a small per-process LRU (no network, no unpickling), then Django's cache (Redis in
-production, shared by all app servers), then rendering.
+production, shared by all app servers), then the copy stored when the project changed
+(packages/documents.py, for the variant nearly every reader gets), then rendering.
 
 Every key starts with an access class: `public` for what anyone may read, or the name of the
 set of private projects a page was built for (permissions.ReadScope.access_class, `private`
@@ -25,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
@@ -98,17 +100,44 @@ class _LocalPages:
 local_pages = _LocalPages(LOCAL_CACHE_BYTES)
 
 
+class PageSource(Protocol):
+    """Where pages rendered ahead of time are kept (packages/documents.py): consulted after
+    the caches and before rendering, and given what had to be rendered after all."""
+
+    def load(self, *, gzip_ok: bool) -> RenderedPage | None: ...
+
+    def save(self, plain: RenderedPage, packed: RenderedPage) -> None: ...
+
+
+def pack_page(body: bytes, *, content_type: str) -> tuple[RenderedPage, RenderedPage]:
+    """A rendered body's identity and gzip forms (the same page when too small to compress),
+    with its ETag."""
+    etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+    plain = RenderedPage(body=body, etag=etag, content_type=content_type)
+    if len(body) < GZIP_MIN_SIZE:
+        return plain, plain
+    packed = RenderedPage(
+        body=gzip.compress(body, compresslevel=6, mtime=0),
+        etag=etag,
+        content_type=content_type,
+        gzipped=True,
+    )
+    return plain, packed
+
+
 def rendered_page(
     key: str,
     render: Callable[[], tuple[bytes, str]],
     *,
     gzip_ok: bool,
     access: str = "public",
+    source: PageSource | None = None,
 ) -> RenderedPage:
     """The page for `key`, compressed when the client accepts gzip and it is worth it.
 
     Identity and gzip forms are cached under separate keys so a hit moves only the bytes the
-    client will receive.
+    client will receive. With a `source`, a page neither cache has comes from it when it has
+    a current copy; a page rendered here is given to it, so the next reader need not render.
     """
     key = f"{RENDER_VERSION}:{access}:{key}"
     wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
@@ -119,20 +148,16 @@ def rendered_page(
     page = cache.get(wanted)
     if page is not None:
         metrics.PAGE_CACHE_HITS.labels(tier="shared").inc()
+    elif source is not None and (page := source.load(gzip_ok=gzip_ok)) is not None:
+        metrics.PAGE_CACHE_HITS.labels(tier="stored").inc()
+        cache.set(wanted, page, CACHE_SECONDS)
     else:
         metrics.PAGE_CACHE_MISSES.inc()
         body, content_type = render()
-        etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
-        plain = RenderedPage(body=body, etag=etag, content_type=content_type)
-        packed = plain
-        if len(body) >= GZIP_MIN_SIZE:
-            packed = RenderedPage(
-                body=gzip.compress(body, compresslevel=6, mtime=0),
-                etag=etag,
-                content_type=content_type,
-                gzipped=True,
-            )
+        plain, packed = pack_page(body, content_type=content_type)
         cache.set_many({f"{key}|identity": plain, f"{key}|gzip": packed}, CACHE_SECONDS)
+        if source is not None:
+            source.save(plain, packed)
         page = packed if gzip_ok else plain
     local_pages.put(wanted, page)
     return page

@@ -7,9 +7,10 @@ hottest path of the index and a template engine per file row would dominate thei
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from json.encoder import encode_basestring_ascii as _json_string
+from typing import NamedTuple
 from urllib.parse import quote
 
 from django.conf import settings
@@ -43,8 +44,9 @@ def negotiate(request: HttpRequest) -> str:
     return _ALIASES.get(preferred, preferred) if preferred else HTML
 
 
-@dataclass(frozen=True)
-class SimpleFile:
+class SimpleFile(NamedTuple):
+    """One file as the pages list it. A tuple, not a dataclass: a page builds thousands."""
+
     filename: str
     url: str
     sha256: str
@@ -62,6 +64,12 @@ def provenance_url(*, normalized_name: str, version: str, filename: str) -> str:
     """PEP 740's Integrity API URL of a file's provenance (served by the attestations app)."""
     parts = "/".join(quote(part, safe="") for part in (normalized_name, version, filename))
     return f"{settings.SITE_URL}/integrity/{parts}/provenance"
+
+
+def format_upload_time(uploaded: datetime) -> str:
+    """UPLOAD_TIME_FORMAT, written as isoformat (strftime costs several µs a call, and a page
+    formats one per file). Microseconds always, as %f; the fields as stored (UTC)."""
+    return uploaded.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def project_files(
@@ -87,20 +95,24 @@ def project_files(
             "has_provenance",
         )
     )
+    name = project.normalized_name
     return [
-        simple_file(
-            project,
-            filename=filename,
-            url=f"{files_url}{path}",
-            sha256=sha256,
-            size=size,
-            uploaded=uploaded,
-            requires_python=requires_python,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
-            metadata_sha256=metadata_sha256,
-            version=version,
-            has_provenance=has_provenance,
+        SimpleFile(
+            filename,
+            f"{files_url}{path}",
+            sha256,
+            size,
+            format_upload_time(uploaded),
+            requires_python,
+            yanked,
+            yanked_reason,
+            metadata_sha256,
+            version,
+            (
+                provenance_url(normalized_name=name, version=version, filename=filename)
+                if has_provenance
+                else None
+            ),
         )
         for (
             filename,
@@ -133,13 +145,14 @@ def simple_file(
     version: str,
     has_provenance: bool,
 ) -> SimpleFile:
-    """One file as the pages list it (the live view's rows and the point-in-time view's)."""
+    """One file as the pages list it (the point-in-time view's rows; project_files builds
+    the live view's the same way, inline)."""
     return SimpleFile(
         filename=filename,
         url=url,
         sha256=sha256,
         size=size,
-        upload_time=uploaded.strftime(UPLOAD_TIME_FORMAT),
+        upload_time=format_upload_time(uploaded),
         requires_python=requires_python,
         yanked=yanked,
         yanked_reason=yanked_reason,
@@ -199,48 +212,58 @@ def render_detail(project: Project, files: list[SimpleFile], *, fmt: str) -> byt
 
 
 def _render_detail_json(project: Project, files: list[SimpleFile], status: dict) -> bytes:
-    payload = {
-        "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
-        "name": project.normalized_name,
-        "project-status": status,
-        # PEP 700: only versions that have files, already in PEP 440 order.
-        "versions": list(dict.fromkeys(f.version for f in files)),
-        "files": [
-            {
-                "filename": f.filename,
-                "url": f.url,
-                "hashes": {"sha256": f.sha256},
-                "requires-python": f.requires_python or None,
-                "size": f.size,
-                "upload-time": f.upload_time,
-                "yanked": (f.yanked_reason or True) if f.yanked else False,
-                # PEP 714 renamed the key; older pip reads the PEP 658 one.
-                "core-metadata": {"sha256": f.metadata_sha256} if f.metadata_sha256 else False,
-                "data-dist-info-metadata": (
-                    {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
-                ),
-                "provenance": f.provenance,
-            }
-            for f in files
-        ],
-    }
-    return json.dumps(payload, separators=(",", ":")).encode()
+    """json.dumps(payload, separators=(",", ":")) byte for byte, with each file's object
+    written directly: building a dict per file cost more than the encoding."""
+    head = json.dumps(
+        {
+            "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
+            "name": project.normalized_name,
+            "project-status": status,
+            # PEP 700: only versions that have files, already in PEP 440 order.
+            "versions": list(dict.fromkeys(f.version for f in files)),
+        },
+        separators=(",", ":"),
+    )
+    entries = ",".join(map(_file_json, files))
+    return f'{head[:-1]},"files":[{entries}]}}'.encode()
+
+
+def _file_json(f: SimpleFile) -> str:
+    # PEP 714 renamed the key; older pip reads the PEP 658 one (both are written).
+    metadata = f'{{"sha256":"{f.metadata_sha256}"}}' if f.metadata_sha256 else "false"
+    yanked = "false"
+    if f.yanked:
+        yanked = _json_string(f.yanked_reason) if f.yanked_reason else "true"
+    return (
+        f'{{"filename":{_json_string(f.filename)},"url":{_json_string(f.url)},'
+        f'"hashes":{{"sha256":"{f.sha256}"}},'
+        f'"requires-python":{_json_string(f.requires_python) if f.requires_python else "null"},'
+        f'"size":{f.size},"upload-time":"{f.upload_time}","yanked":{yanked},'
+        f'"core-metadata":{metadata},"data-dist-info-metadata":{metadata},'
+        f'"provenance":{_json_string(f.provenance) if f.provenance else "null"}}}'
+    )
 
 
 def _render_detail_html(project: Project, files: list[SimpleFile], status: dict) -> bytes:
     lines = []
+    append = lines.append
     for f in files:
-        attributes = [f'href="{escape(f.url)}#sha256={f.sha256}"']
+        extra = ""
         if f.requires_python:
-            attributes.append(f'data-requires-python="{escape(f.requires_python)}"')
+            extra = f' data-requires-python="{escape(f.requires_python)}"'
         if f.yanked:
-            attributes.append(f'data-yanked="{escape(f.yanked_reason)}"')
+            extra += f' data-yanked="{escape(f.yanked_reason)}"'
         if f.metadata_sha256:
-            attributes.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
-            attributes.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
+            extra += (
+                f' data-dist-info-metadata="sha256={f.metadata_sha256}"'
+                f' data-core-metadata="sha256={f.metadata_sha256}"'
+            )
         if f.provenance:
-            attributes.append(f'data-provenance="{escape(f.provenance)}"')
-        lines.append(f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n")
+            extra += f' data-provenance="{escape(f.provenance)}"'
+        append(
+            f'    <a href="{escape(f.url)}#sha256={f.sha256}"{extra}>'
+            f"{escape(f.filename)}</a><br />\n"
+        )
     name = escape(project.normalized_name)
     reason = ""
     if "reason" in status:

@@ -50,7 +50,8 @@ FILE_BYTES_SERVED = Counter(
 )
 PAGE_CACHE_HITS = Counter(
     "page_cache_hits",
-    "Simple and JSON API pages found rendered, by tier (local: this process; shared: the cache).",
+    "Simple and JSON API pages found rendered, by tier (local: this process; shared: the "
+    "cache; stored: the copy rendered when the project changed).",
     ["tier"],
     namespace=NAMESPACE,
 )

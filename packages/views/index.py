@@ -14,7 +14,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from packages import cdn, permissions, simple
+from packages import cdn, documents, permissions, simple
 from packages.api import NotFound, render_project_json
 from packages.files import not_found, serve_file
 from packages.journal import last_serial
@@ -160,7 +160,12 @@ def simple_detail(request: HttpRequest, name: str) -> HttpResponse:
         "X-PyPI-Last-Serial": str(project.last_serial),
     }
     access = project_access(project)
-    page = rendered_page(key, render_detail, gzip_ok=accepts_gzip(request), access=access)
+    source = documents.stored_source(
+        project, kind=documents.kind_of_simple(fmt), content_type=fmt, hidden=hidden
+    )
+    page = rendered_page(
+        key, render_detail, gzip_ok=accepts_gzip(request), access=access, source=source
+    )
     response = page_response(request, page, headers=headers)
     return make_private(response) if project.is_private else response
 
@@ -191,9 +196,20 @@ def json_project(request: HttpRequest, name: str, version: str | None = None) ->
         return body, "application/json"
 
     key = f"json:{project.pk}:{project.last_serial}:{version}:{files_url}{hidden_key(hidden)}"
+    source = documents.stored_source(
+        project,
+        kind=documents.Kind.JSON_API,
+        content_type="application/json",
+        hidden=hidden,
+        version=version,
+    )
     try:
         page = rendered_page(
-            key, render_json, gzip_ok=accepts_gzip(request), access=project_access(project)
+            key,
+            render_json,
+            gzip_ok=accepts_gzip(request),
+            access=project_access(project),
+            source=source,
         )
     except NotFound:
         return JsonResponse({"message": "Not Found"}, status=404, headers=CORS)

@@ -5,12 +5,15 @@ are served from there afterwards; with UPSTREAM_INDEX_URL unset nothing leaves t
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 import pytest
+from django.core.cache import cache
 from django.core.files.storage import storages
 
-from packages.models import File, LifecycleStatus, Origin, Project
+from packages.models import File, LifecycleStatus, Origin, Project, StoredDocument
+from packages.responses import local_pages
 from proxy import mirror
 from proxy import upstream as upstream_module
 from proxy.downloads import FillError
@@ -166,6 +169,28 @@ def test_revalidation_is_conditional_and_picks_up_changes(client, settings, upst
     upstream.add_wheel("up-lib", "2.0")
     assert simple_json(client, "up-lib").json()["versions"] == ["1.0", "2.0"]
     assert Project.objects.get(normalized_name="up-lib").last_serial > serial
+
+
+def test_a_refreshed_projects_stored_copy_follows_the_upstream(
+    client, settings, upstream, django_capture_on_commit_callbacks
+):
+    """A refresh is a journaled change like an upload, so its job stores the new page."""
+    settings.REDIS_URL = ""
+    settings.UPSTREAM_PAGE_TTL = 0
+    upstream.add_wheel("up-lib", "1.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        simple_json(client, "up-lib")
+    upstream.add_wheel("up-lib", "2.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        simple_json(client, "up-lib")
+    project = Project.objects.get(normalized_name="up-lib")
+    stored = StoredDocument.objects.get(project=project, kind=StoredDocument.Kind.SIMPLE_JSON)
+    assert stored.serial == project.last_serial
+    assert json.loads(bytes(stored.body))["versions"] == ["1.0", "2.0"]
+    settings.UPSTREAM_PAGE_TTL = 3600
+    cache.clear()
+    local_pages.clear()
+    assert simple_json(client, "up-lib").content == bytes(stored.body)
 
 
 def test_revalidation_sends_the_etag(upstream, settings):

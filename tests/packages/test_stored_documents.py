@@ -1,0 +1,268 @@
+"""Stored documents (packages/documents.py): a project's simple pages and JSON API document are
+rendered when it changes and stored; a read with cold caches serves the stored copy, never one
+from before the project's last change, and renders only when there is no current copy."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.tokens import create_api_token
+from packages import api, documents, simple
+from packages.models import Project, Role, StoredDocument
+from packages.responses import local_pages, pack_page
+from packages.visibility import set_project_visibility
+from tests.factories import (
+    basic_auth,
+    make_files,
+    make_project,
+    make_release,
+    make_token,
+    make_user,
+    post_upload,
+    wheel_upload,
+)
+
+pytestmark = pytest.mark.django_db
+
+JSON = "application/vnd.pypi.simple.v1+json"
+READS = {
+    "simple-html": ("/simple/demo/", "text/html"),
+    "simple-json": ("/simple/demo/", JSON),
+    "json-api": ("/pypi/demo/json", "application/json"),
+}
+
+
+def cold() -> None:
+    cache.clear()
+    local_pages.clear()
+
+
+@pytest.fixture
+def upload(client, settings, django_capture_on_commit_callbacks):
+    """Upload and run the jobs the upload enqueued, as the embedded default does."""
+    settings.REDIS_URL = ""
+    token = make_token(make_user())
+
+    def send(version: str, *, run_jobs: bool = True) -> None:
+        with django_capture_on_commit_callbacks(execute=run_jobs):
+            assert post_upload(client, wheel_upload("demo", version), token).status_code == 200
+
+    return send
+
+
+@pytest.fixture
+def no_rendering(monkeypatch):
+    """Call it to make any rendering from then on fail the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rendered on the request path")
+
+    def start() -> None:
+        monkeypatch.setattr(simple, "render_detail", refuse)
+        monkeypatch.setattr("packages.views.index.render_project_json", refuse)
+
+    return start
+
+
+def stored_copy(kind: str) -> StoredDocument:
+    return StoredDocument.objects.get(project__normalized_name="demo", kind=kind)
+
+
+def test_a_change_stores_every_document_at_the_new_serial(upload):
+    upload("1.0")
+    project = Project.objects.get(normalized_name="demo")
+    rows = StoredDocument.objects.filter(project=project)
+    assert sorted(rows.values_list("kind", "serial")) == [
+        ("json-api", project.last_serial),
+        ("simple-html", project.last_serial),
+        ("simple-json", project.last_serial),
+    ]
+    html = bytes(stored_copy("simple-html").body)
+    assert b"demo-1.0-py3-none-any.whl" in html
+    assert json.loads(bytes(stored_copy("json-api").body))["info"]["version"] == "1.0"
+
+
+@pytest.mark.parametrize("kind", READS)
+def test_cold_read_serves_the_stored_copy_without_rendering(client, upload, no_rendering, kind):
+    upload("1.0")
+    no_rendering()
+    path, accept = READS[kind]
+    cold()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response.content == bytes(stored_copy(kind).body)
+    assert response["Content-Type"] == accept
+    assert len(queries) == 2  # The project, then its stored copy.
+
+
+@pytest.mark.parametrize("kind", READS)
+def test_conditional_and_compressed_reads_of_the_stored_copy(client, upload, no_rendering, kind):
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        upload(version)
+    no_rendering()
+    path, accept = READS[kind]
+    row = stored_copy(kind)
+    assert row.gzip_body is not None  # Big enough to compress.
+    cold()
+    response = client.get(path, HTTP_ACCEPT=accept, HTTP_IF_NONE_MATCH=row.etag)
+    assert response.status_code == 304
+    assert response["ETag"] == row.etag
+    cold()
+    packed = client.get(path, HTTP_ACCEPT=accept, HTTP_ACCEPT_ENCODING="gzip")
+    assert packed["Content-Encoding"] == "gzip" and packed["ETag"] == row.etag
+    assert gzip.decompress(packed.content) == bytes(row.body)
+    plain = client.get(path, HTTP_ACCEPT=accept)
+    assert "Content-Encoding" not in plain and plain.content == bytes(row.body)
+
+
+def test_a_page_too_small_to_compress_is_sent_as_is(client, upload, no_rendering):
+    upload("1.0")
+    no_rendering()
+    row = stored_copy("simple-html")
+    assert row.gzip_body is None
+    cold()
+    response = client.get("/simple/demo/", HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in response and response.content == bytes(row.body)
+
+
+def test_stored_etag_is_the_rendered_pages(client, upload):
+    """Servers that rendered and servers that read the stored copy answer one ETag, so a 304
+    holds across them."""
+    upload("1.0")
+    rendered = {kind: stored_copy(kind).etag for kind in READS}
+    StoredDocument.objects.all().delete()
+    for kind, (path, accept) in READS.items():
+        cold()
+        assert client.get(path, HTTP_ACCEPT=accept)["ETag"] == rendered[kind]
+
+
+@pytest.mark.parametrize("kind", READS)
+def test_a_stale_copy_is_never_served(client, upload, kind):
+    """Until the job has run, the reader renders (and stores) the page at the new serial."""
+    upload("1.0")
+    upload("2.0", run_jobs=False)
+    project = Project.objects.get(normalized_name="demo")
+    assert stored_copy(kind).serial < project.last_serial
+    path, accept = READS[kind]
+    cold()
+    response = client.get(path, HTTP_ACCEPT=accept)
+    assert b"demo-2.0-py3-none-any.whl" in response.content
+    assert stored_copy(kind).serial == project.last_serial
+    assert bytes(stored_copy(kind).body) == response.content
+
+
+def test_an_older_serial_never_replaces_a_newer_copy(upload):
+    upload("1.0")
+    newer = stored_copy("simple-html")
+    plain, packed = pack_page(b"old page", content_type="text/html")
+    documents.store(
+        project_id=newer.project_id,
+        kind="simple-html",
+        serial=newer.serial - 1,
+        plain=plain,
+        packed=packed,
+    )
+    kept = stored_copy("simple-html")
+    assert (kept.serial, bytes(kept.body)) == (newer.serial, bytes(newer.body))
+    # The same serial from the same code and settings leaves it too; a newer one replaces it.
+    documents.store(
+        project_id=newer.project_id,
+        kind="simple-html",
+        serial=newer.serial,
+        plain=plain,
+        packed=packed,
+    )
+    assert bytes(stored_copy("simple-html").body) == bytes(newer.body)
+    documents.store(
+        project_id=newer.project_id,
+        kind="simple-html",
+        serial=newer.serial + 1,
+        plain=plain,
+        packed=packed,
+    )
+    assert bytes(stored_copy("simple-html").body) == b"old page"
+
+
+def test_copies_stored_under_other_settings_are_not_served(client, upload, settings):
+    upload("1.0")
+    settings.FILES_BASE_URL = "https://files.example.test/"
+    for kind, (path, accept) in READS.items():
+        cold()
+        body = client.get(path, HTTP_ACCEPT=accept).content
+        assert b"https://files.example.test/" in body
+        assert bytes(stored_copy(kind).body) == body
+
+
+def test_a_version_page_is_rendered_not_stored(client, upload, no_rendering, monkeypatch):
+    upload("1.0")
+    no_rendering()
+    monkeypatch.setattr("packages.views.index.render_project_json", api.render_project_json)
+    cold()
+    assert client.get("/pypi/demo/1.0/json").json()["info"]["version"] == "1.0"
+    assert stored_copy("json-api").serial == Project.objects.get(name="demo").last_serial
+
+
+def test_private_projects_stored_copy_is_not_served_to_outsiders(
+    client, upload, settings, django_capture_on_commit_callbacks
+):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    upload("1.0")
+    project = Project.objects.get(normalized_name="demo")
+    owner = Role.objects.get(project=project).user
+    with django_capture_on_commit_callbacks(execute=True):
+        set_project_visibility(project=project, private=True, user=owner)
+    project.refresh_from_db()
+    assert stored_copy("simple-html").serial == project.last_serial
+    member = basic_auth(create_api_token(user=owner, read_only=True).plaintext)
+    outsider = basic_auth(create_api_token(user=make_user("mallory"), read_only=True).plaintext)
+    for kind, (path, accept) in READS.items():
+        cold()
+        response = client.get(path, HTTP_ACCEPT=accept, HTTP_AUTHORIZATION=member)
+        assert response.status_code == 200
+        assert response.content == bytes(stored_copy(kind).body)
+        assert response["Cache-Control"] == "private, no-cache"
+        for credentials in ({}, {"HTTP_AUTHORIZATION": outsider}):
+            cold()
+            response = client.get(path, HTTP_ACCEPT=accept, **credentials)
+            assert response.status_code == 404
+            assert b"demo-1.0" not in response.content
+
+
+def test_render_pages_backfills_rows_loaded_without_journal(client, no_rendering, monkeypatch):
+    make_files(make_release(make_project("demo")), 3)
+    make_files(make_release(make_project("other")), 1)
+    out = StringIO()
+    call_command("render_pages", "--all", "--dry-run", stdout=out)
+    assert out.getvalue().strip() == "Would render 2 projects."
+    assert not StoredDocument.objects.exists()
+    out = StringIO()
+    call_command("render_pages", "--all", stdout=out, stderr=StringIO())
+    assert out.getvalue().strip() == "2 projects rendered: 6 documents stored."
+    no_rendering()
+    for kind, (path, accept) in READS.items():
+        cold()
+        assert client.get(path, HTTP_ACCEPT=accept).content == bytes(stored_copy(kind).body)
+    out = StringIO()
+    call_command("render_pages", "--all", stdout=out, stderr=StringIO())
+    assert out.getvalue().strip() == "0 projects rendered: 0 documents stored."
+    monkeypatch.undo()
+    out = StringIO()
+    call_command("render_pages", "--project", "Demo", "--force", stdout=out, stderr=StringIO())
+    assert out.getvalue().strip() == "1 project rendered: 3 documents stored."
+
+
+def test_render_pages_refuses_unknown_names_and_no_selection():
+    make_project("demo")
+    with pytest.raises(CommandError, match="nothing-here"):
+        call_command("render_pages", "--project", "nothing-here")
+    with pytest.raises(CommandError, match="--all"):
+        call_command("render_pages")
