@@ -746,6 +746,12 @@ def measure(args: argparse.Namespace) -> int:
     subprocess.run(
         [python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
     )
+    # This process runs each change's job itself (below), so it needs the server's settings:
+    # a stored page is only served under the SITE_URL it was rendered for.
+    os.environ.update(env)
+    setup_django(args)
+    from packages.documents import render_project
+
     subprocess.run(
         [python, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         env=env,
@@ -800,9 +806,13 @@ def measure(args: argparse.Namespace) -> int:
         database = psycopg2.connect(args.database_url)
         database.autocommit = True
 
+        jobs: dict[str, list[float]] = {}
+
         def touch(path: str) -> None:
-            """What a change does to the caches: a new journal row, the project's serial moved
-            to it (every cached page of the project and the root is keyed by a serial)."""
+            """What a change does: a new journal row, the project's serial moved to it (every
+            cached page of the project and the root is keyed by a serial), then the change's
+            job, which renders and stores the project's pages (timed apart: it runs in the
+            worker, off the request path), and an empty Redis."""
             name = path.split("/")[2] if path.count("/") > 2 else ""
             with database.cursor() as cursor:
                 cursor.execute(
@@ -816,6 +826,9 @@ def measure(args: argparse.Namespace) -> int:
                     "UPDATE packages_project SET last_serial = %s WHERE normalized_name = %s",
                     [serial, name or "scale-one"],
                 )
+            start = time.perf_counter()
+            render_project(normalized_name=name or "scale-one")
+            jobs.setdefault(name or "scale-one", []).append((time.perf_counter() - start) * 1000)
             cache.flushdb()
 
         for label, path, headers in reads:
@@ -829,6 +842,9 @@ def measure(args: argparse.Namespace) -> int:
             for state, values in (("cold", cold), ("cached", warm)):
                 rows.append((label, state, statistics.median(values), percentile(values, 0.99)))
                 log(f"{label} {state}: p50 {rows[-1][2]:.1f} ms, p99 {rows[-1][3]:.1f} ms")
+        for name, times in jobs.items():
+            label = f"Job after a change: store {name}'s pages (off the request path)"
+            rows.append((label, "-", statistics.median(times), percentile(times, 0.99)))
         rows += measure_upload(args, port)
         rows += measure_admin(args)
     finally:
@@ -861,9 +877,9 @@ def scale_section(args: argparse.Namespace, rows: list[tuple[str, str, float, fl
         "`--fraction` makes a smaller copy, whose per-project rows are the same because the "
         "projects measured have fixed sizes). One gunicorn with "
         f"{args.workers} workers on PostgreSQL and Redis. Cold: a change to the project "
-        "(a journal row, its serial moved) and an empty Redis before each request, as after "
-        "an upload; cached: the same request again. Admin rows are timed in-process with a "
-        "staff session.",
+        "(a journal row, its serial moved, then the change's job, which stores its pages) and "
+        "an empty Redis before each request, as after an upload; cached: the same request "
+        "again. Admin rows are timed in-process with a staff session.",
         "",
         "| Request | Cache | p50 ms | p99 ms |",
         "|---|---|---:|---:|",
