@@ -293,35 +293,43 @@ def _rebuild_all(*, serial: int) -> int:
         .values_list("name", "normalized_name", "last_serial")
         .iterator(chunk_size=5000)
     )
-    seen = []
+    # Under the refresh lock and in its transaction: readers see the old set until commit.
+    RootSegment.objects.all().delete()
+    count, batch = 0, []
     for prefix, group in itertools.groupby(rows, key=lambda row: segment_prefix(row[1])):
-        _store_segment(prefix, list(group), serial)
-        seen.append(prefix)
-    RootSegment.objects.exclude(prefix__in=seen).delete()
-    return len(seen)
+        batch.append(RootSegment(prefix=prefix, **_segment_fields(list(group), serial)))
+        count += 1
+        if len(batch) == SEGMENTS_PER_FETCH:
+            RootSegment.objects.bulk_create(batch)
+            batch.clear()
+    RootSegment.objects.bulk_create(batch)
+    return count
 
 
 def _store_segment(prefix: str, projects: list[tuple[str, str, int]], serial: int) -> None:
     if not projects:
         RootSegment.objects.filter(prefix=prefix).delete()
         return
+    fields = _segment_fields(projects, serial)
+    if not RootSegment.objects.filter(prefix=prefix).update(**fields):
+        RootSegment.objects.create(prefix=prefix, **fields)
+
+
+def _segment_fields(projects: list[tuple[str, str, int]], serial: int) -> dict:
     html = make_piece(simple.index_html_links(projects))
     json_ = make_piece(simple.index_json_items(projects))
-    RootSegment.objects.update_or_create(
-        prefix=prefix,
-        defaults={
-            "position": segment_position(prefix),
-            "built_serial": serial,
-            "html": html.plain,
-            "html_deflate": html.deflated,
-            "html_crc": html.crc,
-            "html_size": html.size,
-            "json": json_.plain,
-            "json_deflate": json_.deflated,
-            "json_crc": json_.crc,
-            "json_size": json_.size,
-        },
-    )
+    return {
+        "position": segment_position(segment_prefix(projects[0][1])),
+        "built_serial": serial,
+        "html": html.plain,
+        "html_deflate": html.deflated,
+        "html_crc": html.crc,
+        "html_size": html.size,
+        "json": json_.plain,
+        "json_deflate": json_.deflated,
+        "json_crc": json_.crc,
+        "json_size": json_.size,
+    }
 
 
 @contextmanager

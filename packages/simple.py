@@ -28,6 +28,7 @@ _ALIASES = {
 }
 _SUPPORTED = (HTML, V1_HTML, V1_JSON)
 UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_JSON_STRING = json.JSONEncoder()
 
 
 def negotiate(request: HttpRequest) -> str:
@@ -175,9 +176,11 @@ def index_json_head(serial: int) -> bytes:
 
 def index_json_items(projects: list[tuple[str, str, int]]) -> bytes:
     """The entries of the JSON root's `projects` list, comma-separated, without brackets."""
+    # What json.dumps(..., separators=(",", ":")) gives for each entry, without building an
+    # encoder per entry (the JSON root has one per project).
+    quote = _JSON_STRING.encode
     return ",".join(
-        json.dumps({"name": name, "_last-serial": s}, separators=(",", ":"))
-        for name, _n, s in projects
+        f'{{"name":{quote(name)},"_last-serial":{s}}}' for name, _n, s in projects
     ).encode()
 
 
