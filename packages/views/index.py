@@ -123,7 +123,11 @@ def simple_index(request: HttpRequest) -> HttpResponseBase:
     else:
         root.refresh_segments(serial=serial)
         gzipped = accepts_gzip(request)
-        chunks = root.stream_root(serial=serial, fmt=fmt, scope=scope, gzipped=gzipped)
+        chunks = (
+            iter(())  # HEAD: the headers only, without reading the segments.
+            if request.method == "HEAD"
+            else root.stream_root(serial=serial, fmt=fmt, scope=scope, gzipped=gzipped)
+        )
         response = StreamingHttpResponse(chunks, content_type=fmt)
         if gzipped:
             response["Content-Encoding"] = "gzip"

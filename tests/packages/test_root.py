@@ -7,11 +7,14 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from django.core.files.storage import storages
 from django.db import transaction
 
-from packages import root, simple
+from packages import root, simple, static_pages
 from packages.journal import record_change
 from packages.models import JournalEntry, Project, RootSegment, RootSync
 from packages.permissions import PUBLIC_SCOPE, ReadScope
@@ -180,3 +183,49 @@ def test_stream_yields_pieces_not_one_body(projects):
     assert len(chunks) == RootSegment.objects.count() + 2
     assert b"".join(chunks) == expected(simple.HTML)
     assert PUBLIC_SCOPE.access_class == "public"
+
+
+def test_head_sends_the_headers_without_the_segments(client, projects):
+    response = client.head("/simple/")
+    assert response.status_code == 200
+    assert response["ETag"] == client.get("/simple/")["ETag"]
+    assert response.getvalue() == b""
+
+
+def stored_root_serial() -> int:
+    version = static_pages.page_set_version(key=static_pages.project_key(static_pages.ROOT))
+    return static_pages.stored_serial(version)
+
+
+def test_static_root_is_coalesced_and_catches_up(projects, monkeypatch):
+    assert static_pages.publish_root() == static_pages.WRITTEN
+    packed = Path(storages["default"].path("simple/_root/index.v1_json.gz")).read_bytes()
+    assert gzip.decompress(packed) == expected(JSON)
+    # Another writer holds the lock: this caller returns at once, writing nothing.
+    journal(projects[2])
+
+    @contextmanager
+    def taken(*, wait: bool):
+        yield False
+
+    with monkeypatch.context() as patched:
+        patched.setattr(static_pages, "_root_lock", taken)
+        assert static_pages.publish_root() == static_pages.UNCHANGED
+    assert stored_root_serial() < JournalEntry.objects.last_serial()
+    # A change committed while the writer writes: its second look writes once more.
+    write, serials = static_pages._write_root, []
+
+    def write_then_change(*, force: bool) -> str:
+        outcome = write(force=force)
+        serials.append(stored_root_serial())
+        if len(serials) == 1:
+            journal(projects[3])
+        return outcome
+
+    monkeypatch.setattr(static_pages, "_write_root", write_then_change)
+    assert static_pages.publish_root() == static_pages.WRITTEN
+    last = JournalEntry.objects.last_serial()
+    assert serials == [last - 1, last]
+    assert stored_root_serial() == last
+    html = Path(storages["default"].path("simple/_root/index.html")).read_bytes()
+    assert html == expected(simple.HTML)
