@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -229,3 +231,13 @@ def test_static_root_is_coalesced_and_catches_up(projects, monkeypatch):
     assert stored_root_serial() == last
     html = Path(storages["default"].path("simple/_root/index.html")).read_bytes()
     assert html == expected(simple.HTML)
+
+
+def test_bench_root_has_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.root", "--help"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and "measure" in result.stdout
