@@ -177,19 +177,22 @@ def _write_root(*, force: bool) -> str:
 
 @contextmanager
 def _root_lock(*, wait: bool) -> Iterator[bool]:
-    """The root's writer lock: True once held; without `wait`, False at once if taken."""
+    """The root's writer lock: True once held; without `wait`, False at once if taken. On
+    PostgreSQL a session lock, not a transaction's: the segment refresh inside commits on its
+    own, so readers waiting for it are not held up for the whole write."""
     if connection.vendor == "postgresql":
-        with transaction.atomic():
-            if wait:
-                advisory_xact_lock(_PAGE_LOCKS, ROOT)
-                yield True
-                return
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [_PAGE_LOCKS, ROOT]
-                )
-                (held,) = cursor.fetchone()
+        function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [_PAGE_LOCKS, ROOT])
+            held = wait or cursor.fetchone()[0]
+        try:
             yield held
+        finally:
+            if held:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, hashtext(%s))", [_PAGE_LOCKS, ROOT]
+                    )
         return
     with open(Path(settings.DATA_DIR) / "static-pages-root.lock", "a") as handle:
         try:
