@@ -11,7 +11,9 @@ as `simple/index.html`) the files
     index.v1_json    application/vnd.pypi.simple.v1+json       (and .gz)
 
 A set's version is `<serial>.<md5 of the HTML>.<md5 of the JSON>`: the serial for
-X-PyPI-Last-Serial and the ETags the app sends for the same bytes.
+X-PyPI-Last-Serial and the ETags the app sends for the same bytes. The root's two hashes are
+its ETags as packages/root.py derives them (from the serial, not the bytes: the root is
+streamed, never held whole), so they too are the ones the app sends.
 
 Writers of one page set take a lock and never replace a newer serial with an older one, so jobs
 that run out of order or twice leave the newest pages.
