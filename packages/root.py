@@ -57,6 +57,8 @@ from pypi_site.locks import advisory_xact_lock, file_lock
 PREFIX_LENGTH = 2
 # How many segments one round trip fetches while streaming (about 40 KB of HTML each).
 SEGMENTS_PER_FETCH = 16
+# A full rebuild inserts segments in batches of at most this many plain bytes.
+_REBUILD_BATCH_BYTES = 4 * 1024 * 1024
 # Raw deflate (no zlib header), so pieces compressed separately can follow one another.
 _DEFLATE_LEVEL = 6
 # A gzip member header: deflate, no name, mtime 0, unknown OS.
@@ -295,13 +297,15 @@ def _rebuild_all(*, serial: int) -> int:
     )
     # Under the refresh lock and in its transaction: readers see the old set until commit.
     RootSegment.objects.all().delete()
-    count, batch = 0, []
+    count, batch, batch_bytes = 0, [], 0
     for prefix, group in itertools.groupby(rows, key=lambda row: segment_prefix(row[1])):
-        batch.append(RootSegment(prefix=prefix, **_segment_fields(list(group), serial)))
+        segment = RootSegment(prefix=prefix, **_segment_fields(list(group), serial))
+        batch.append(segment)
+        batch_bytes += segment.html_size + segment.json_size
         count += 1
-        if len(batch) == SEGMENTS_PER_FETCH:
+        if len(batch) == SEGMENTS_PER_FETCH or batch_bytes > _REBUILD_BATCH_BYTES:
             RootSegment.objects.bulk_create(batch)
-            batch.clear()
+            batch, batch_bytes = [], 0
     RootSegment.objects.bulk_create(batch)
     return count
 
