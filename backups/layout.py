@@ -29,7 +29,8 @@ serial that mirrors follow and `Project.last_serial` points into it. Columns bey
 ("app_label.codename"), `api_tokens.projects` (normalized project names).
 
 Not exported: rows derived from the others, which `import_index` writes again after loading
-(`DERIVED_MODELS`: search documents; stored pages are rendered again at their first read).
+(`DERIVED_MODELS`: search documents; stored pages and the root's segments are rendered again
+at their first read).
 
 A new layout that old code cannot read gets a new `version`; adding a column does not (an
 import fills a column the export lacks with its default, and refuses one it does not know).
@@ -82,7 +83,12 @@ from trusted_publishing.models import OidcIssuer, PendingPublisher, PublisherTok
 from webhooks.models import Delivery, Subscription
 
 # Derived from exported rows and rebuilt on import, so an export never carries them.
-DERIVED_MODELS: tuple[type[models.Model], ...] = (SearchDocument, StoredDocument)
+DERIVED_MODELS: tuple[type[models.Model], ...] = (
+    SearchDocument,
+    StoredDocument,
+    RootSegment,
+    RootSync,
+)
 
 FORMAT = "package-index-export"
 VERSION = 1

@@ -527,3 +527,38 @@ class StoredDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of project {self.project_id} at serial {self.serial}"
+
+
+class RootSegment(models.Model):
+    """A stored piece of the public `/simple/` root: the projects whose normalized name starts
+    with `prefix`, rendered once and re-rendered only when one of them changes
+    (packages/root.py). Each format is kept plain and as a raw deflate stream (its CRC-32 and
+    length beside it), so a gzip answer is stitched from stored pieces without compressing."""
+
+    prefix = models.CharField(max_length=2, primary_key=True)
+    # Byte order of the prefix, so segments are read in the order the pages list names
+    # whatever the database's collation.
+    position = models.IntegerField(unique=True)
+    built_serial = models.BigIntegerField()
+    html = models.BinaryField()
+    html_deflate = models.BinaryField()
+    html_crc = models.BigIntegerField()
+    html_size = models.BigIntegerField()
+    json = models.BinaryField()
+    json_deflate = models.BinaryField()
+    json_crc = models.BigIntegerField()
+    json_size = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.prefix} @{self.built_serial}"
+
+
+class RootSync(models.Model):
+    """One row: every RootSegment is current up to the journal serial `serial`, rendered by
+    the code whose fingerprint is `render_version` (another deploy's segments are rebuilt)."""
+
+    serial = models.BigIntegerField(default=0)
+    render_version = models.CharField(max_length=32, blank=True)
+
+    def __str__(self) -> str:
+        return f"root segments @{self.serial}"

@@ -40,7 +40,7 @@ def _render_version() -> str:
     """A fingerprint of the code that renders cached pages, so a deploy that changes their
     format never serves pages the previous version stored in the shared cache."""
     digest = hashlib.sha256()
-    for module in ("simple.py", "api.py", "responses.py"):
+    for module in ("simple.py", "api.py", "responses.py", "root.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -182,6 +182,11 @@ def page_response(
     for name, value in headers.items():
         response[name] = value
     return response
+
+
+def etag_matches(request: HttpRequest, etag: str) -> bool:
+    """Whether If-None-Match names `etag` (quoted), so the answer is a 304."""
+    return etag in _if_none_match(request)
 
 
 def _if_none_match(request: HttpRequest) -> set[str]:

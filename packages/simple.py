@@ -29,6 +29,7 @@ _ALIASES = {
 }
 _SUPPORTED = (HTML, V1_HTML, V1_JSON)
 UPLOAD_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_JSON_STRING = json.JSONEncoder()
 
 
 def negotiate(request: HttpRequest) -> str:
@@ -172,25 +173,51 @@ def render_index(
     projects: list[tuple[str, str, int]], *, serial: int, fmt: str, base_path: str = "/simple/"
 ) -> bytes:
     """`projects` holds (display name, normalized name, last serial), sorted by normalized name.
-    Links are relative to `base_path` (the point-in-time view has its own)."""
+    Links are relative to `base_path` (the point-in-time view has its own). The live root is
+    streamed from the same pieces (packages/root.py)."""
     if fmt == V1_JSON:
-        return json.dumps(
-            {
-                "meta": {"api-version": API_VERSION, "_last-serial": serial},
-                "projects": [{"name": name, "_last-serial": s} for name, _n, s in projects],
-            },
-            separators=(",", ":"),
-        ).encode()
-    links = "".join(
-        f'    <a href="{base_path}{normalized}/">{escape(name)}</a>\n'
-        for name, normalized, _s in projects
-    )
+        items = index_json_items(projects)
+        return index_json_head(serial) + items + index_json_tail()
+    links = index_html_links(projects, base_path=base_path)
+    return index_html_head() + links + index_html_tail(serial)
+
+
+def index_json_head(serial: int) -> bytes:
+    meta = json.dumps({"api-version": API_VERSION, "_last-serial": serial}, separators=(",", ":"))
+    return f'{{"meta":{meta},"projects":['.encode()
+
+
+def index_json_items(projects: list[tuple[str, str, int]]) -> bytes:
+    """The entries of the JSON root's `projects` list, comma-separated, without brackets."""
+    # What json.dumps(..., separators=(",", ":")) gives for each entry, without building an
+    # encoder per entry (the JSON root has one per project).
+    quote = _JSON_STRING.encode
+    return ",".join(
+        f'{{"name":{quote(name)},"_last-serial":{s}}}' for name, _n, s in projects
+    ).encode()
+
+
+def index_json_tail() -> bytes:
+    return b"]}"
+
+
+def index_html_head() -> bytes:
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
         "    <title>Simple index</title>\n  </head>\n  <body>\n"
-        f"{links}  </body>\n</html>\n<!--SERIAL {serial}-->\n"
     ).encode()
+
+
+def index_html_links(projects: list[tuple[str, str, int]], *, base_path: str = "/simple/") -> bytes:
+    return "".join(
+        f'    <a href="{base_path}{normalized}/">{escape(name)}</a>\n'
+        for name, normalized, _s in projects
+    ).encode()
+
+
+def index_html_tail(serial: int) -> bytes:
+    return f"  </body>\n</html>\n<!--SERIAL {serial}-->\n".encode()
 
 
 def project_status(project: Project) -> dict[str, str]:

@@ -11,7 +11,9 @@ as `simple/index.html`) the files
     index.v1_json    application/vnd.pypi.simple.v1+json       (and .gz)
 
 A set's version is `<serial>.<md5 of the HTML>.<md5 of the JSON>`: the serial for
-X-PyPI-Last-Serial and the ETags the app sends for the same bytes.
+X-PyPI-Last-Serial and the ETags the app sends for the same bytes. The root's two hashes are
+its ETags as packages/root.py derives them (from the serial, not the bytes: the root is
+streamed, never held whole), so they too are the ones the app sends.
 
 Writers of one page set take a lock and never replace a newer serial with an older one, so jobs
 that run out of order or twice leave the newest pages.
@@ -19,6 +21,8 @@ that run out of order or twice leave the newest pages.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import gzip
 import hashlib
 from collections.abc import Iterator
@@ -29,7 +33,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection, transaction
 
-from packages import permissions, simple
+from packages import permissions, root, simple
 from packages.models import File, JournalEntry, Project
 from packages.storage import (
     PAGES_PREFIX,
@@ -113,24 +117,95 @@ def publish_project(*, normalized_name: str, force: bool = False) -> str:
 
 
 def publish_root(*, force: bool = False) -> str:
-    """Write the `/simple/` root, as the view renders it, with the journal's last serial."""
+    """Write the `/simple/` root, as the view streams it, with the journal's last serial.
+
+    Every change calls this, and one write of the root is tens of megabytes, so writes are
+    coalesced: a caller that finds another writing returns at once, and the writer, once done,
+    looks at the serial again and writes once more if it moved. Whoever commits a change
+    enqueues this after the commit, so either its try finds the lock free or the holder's
+    second look (after releasing) sees its serial. `force` (write_static_simple) re-renders
+    every segment and waits for the lock.
+    """
+    if force:
+        root.rebuild_segments()
+        with _root_lock(wait=True):
+            return _write_root(force=True)
+    outcome = UNCHANGED
+    while True:
+        with _root_lock(wait=False) as held:
+            if not held:
+                return outcome
+            written = _write_root(force=False)
+            outcome = WRITTEN if written == WRITTEN else outcome
+        if (
+            stored_serial(page_set_version(key=project_key(ROOT)))
+            >= JournalEntry.objects.last_serial()
+        ):
+            return outcome
+
+
+def _write_root(*, force: bool) -> str:
+    """1. Stop if the stored root is at the journal's serial (unless `force`).
+    2. Bring the root's segments up to it (packages/root.py: only changed prefixes).
+    3. Publish the page set, each file streamed from the segments (bounded memory); the
+       version carries the ETags the view sends."""
     key = project_key(ROOT)
-    with _page_lock(ROOT):
-        serial = JournalEntry.objects.last_serial()
-        stored = stored_serial(page_set_version(key=key))
-        if stored > serial or (stored == serial and not force):
-            return UNCHANGED
-        projects = list(
-            Project.objects.visible()
-            .filter(permissions.PUBLIC_SCOPE.q())
-            .order_by("normalized_name")
-            .values_list("name", "normalized_name", "last_serial")
-        )
-        bodies = {fmt: simple.render_index(projects, serial=serial, fmt=fmt) for fmt in _RENDERED}
-        written = _publish(key=key, serial=serial, bodies=bodies)
+    serial = JournalEntry.objects.last_serial()
+    stored = stored_serial(page_set_version(key=key))
+    if stored > serial or (stored == serial and not force):
+        return UNCHANGED
+    root.refresh_segments(serial=serial)
+    access = permissions.PUBLIC_SCOPE.access_class
+    html_etag = root.root_etag(serial=serial, fmt=simple.HTML, access=access)
+    json_etag = root.root_etag(serial=serial, fmt=simple.V1_JSON, access=access)
+    pages = []
+    for name, fmt in FORMATS:
+        for gzipped in (False, True):
+            pages.append(
+                PageFile(
+                    name=f"{name}.gz" if gzipped else name,
+                    body=b"",
+                    content_type="application/gzip" if gzipped else fmt,
+                    chunks=functools.partial(
+                        root.stream_root, serial=serial, fmt=fmt, gzipped=gzipped
+                    ),
+                )
+            )
+    written = publish_page_set(key=key, version=f"{serial}.{html_etag}.{json_etag}", pages=pages)
     for name in PAGE_NAMES:
         ensure_alias(key=f"{PAGES_PREFIX}/{name}", target=f"{ROOT}/{name}")
     return WRITTEN if written else UNCHANGED
+
+
+@contextmanager
+def _root_lock(*, wait: bool) -> Iterator[bool]:
+    """The root's writer lock: True once held; without `wait`, False at once if taken. On
+    PostgreSQL a session lock, not a transaction's: the segment refresh inside commits on its
+    own, so readers waiting for it are not held up for the whole write."""
+    if connection.vendor == "postgresql":
+        function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, hashtext(%s))", [_PAGE_LOCKS, ROOT])
+            held = wait or cursor.fetchone()[0]
+        try:
+            yield held
+        finally:
+            if held:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, hashtext(%s))", [_PAGE_LOCKS, ROOT]
+                    )
+        return
+    with open(Path(settings.DATA_DIR) / "static-pages-root.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def published_names() -> Iterator[str]:

@@ -31,6 +31,8 @@ import os
 import posixpath
 import secrets
 import shutil
+import tempfile
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
@@ -415,9 +417,16 @@ _FIRST_PAGE = "index.html"
 
 @dataclass(frozen=True)
 class PageFile:
+    """One file of a page set: `body`, or for a large page (the root) `chunks`, called once
+    per write and yielding the bytes piece by piece, so no writer holds the page whole."""
+
     name: str
     body: bytes
     content_type: str
+    chunks: Callable[[], Iterable[bytes]] | None = None
+
+    def pieces(self) -> Iterable[bytes]:
+        return self.chunks() if self.chunks is not None else (self.body,)
 
 
 def page_set_version(*, key: str) -> str | None:
@@ -534,7 +543,8 @@ def _publish_local(
         try:
             for page in pages:
                 with open(os.path.join(temp, page.name), "xb") as handle:
-                    handle.write(page.body)
+                    for piece in page.pieces():
+                        handle.write(piece)
                     handle.flush()
                     os.fsync(handle.fileno())
                 if storage.file_permissions_mode is not None:
@@ -576,7 +586,17 @@ def _publish_s3(storage: Storage, *, key: str, version: str, pages: list[PageFil
         }
         if storage.default_acl:
             params["ACL"] = storage.default_acl
-        _s3_object(storage, f"{key}/{page.name}").put(Body=page.body, **params)
+        if page.chunks is None:
+            _s3_object(storage, f"{key}/{page.name}").put(Body=page.body, **params)
+            continue
+        # Spooled to a temporary file past a few megabytes, then sent in parts.
+        with tempfile.SpooledTemporaryFile(max_size=8 * CHUNK) as spool:
+            for piece in page.pieces():
+                spool.write(piece)
+            spool.seek(0)
+            _s3_object(storage, f"{key}/{page.name}").upload_fileobj(
+                spool, ExtraArgs=params, Config=storage.transfer_config
+            )
 
 
 def _s3_head_metadata(storage: Storage, key: str) -> dict[str, str] | None:

@@ -9,19 +9,28 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseNotModified,
     HttpResponsePermanentRedirect,
     JsonResponse,
+    StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 
-from packages import cdn, documents, permissions, simple
+from packages import cdn, documents, permissions, root, simple
 from packages.api import NotFound, render_project_json
 from packages.files import not_found, serve_file
 from packages.journal import last_serial
 from packages.models import Project
 from packages.names import lookup_name
 from packages.releases import lookup_version
-from packages.responses import accepts_gzip, make_private, page_response, rendered_page
+from packages.responses import (
+    accepts_gzip,
+    etag_matches,
+    make_private,
+    page_response,
+    rendered_page,
+)
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -101,34 +110,36 @@ def project_access(project: Project) -> str:
 
 
 @require_safe
-def simple_index(request: HttpRequest) -> HttpResponse:
+def simple_index(request: HttpRequest) -> HttpResponseBase:
+    """Streamed from stored segments (packages/root.py): never the whole root in memory, and
+    its ETag known without rendering."""
     fmt = simple.negotiate(request)
     serial = last_serial()
     reader = permissions.reader_of(request)
     scope = permissions.readable_scope(user=reader.user, token=reader.token)
-
-    def render_index() -> tuple[bytes, str]:
-        projects = list(
-            Project.objects.visible()
-            .filter(scope.q())
-            .order_by("normalized_name")
-            .values_list("name", "normalized_name", "last_serial")
+    etag = f'"{root.root_etag(serial=serial, fmt=fmt, access=scope.access_class)}"'
+    if etag_matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        root.refresh_segments(serial=serial)
+        gzipped = accepts_gzip(request)
+        chunks = (
+            iter(())  # HEAD: the headers only, without reading the segments.
+            if request.method == "HEAD"
+            else root.stream_root(serial=serial, fmt=fmt, scope=scope, gzipped=gzipped)
         )
-        return simple.render_index(projects, serial=serial, fmt=fmt), fmt
-
-    page = rendered_page(
-        f"simple-index:{serial}:{fmt}",
-        render_index,
-        gzip_ok=accepts_gzip(request),
-        access=scope.access_class,
-    )
+        response = StreamingHttpResponse(chunks, content_type=fmt)
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
     headers = {
         **CORS,
         **cdn.simple_cache_headers(normalized_name=None),
-        "Vary": "Accept",
+        "ETag": etag,
+        "Vary": "Accept, Accept-Encoding",
         "X-PyPI-Last-Serial": str(serial),
     }
-    response = page_response(request, page, headers=headers)
+    for name, value in headers.items():
+        response[name] = value
     return response if scope == permissions.PUBLIC_SCOPE else make_private(response)
 
 

@@ -222,7 +222,7 @@ def test_moderator_quarantines_and_clears_a_project(client, moderator):
     events = client.get(changelist(ProjectEvent)).content.decode()
     assert "malware report 42" in events  # Staff read the reason in the events list.
 
-    assert "demo" not in client.get("/simple/").content.decode()
+    assert "demo" not in client.get("/simple/").getvalue().decode()
     assert client.get("/pypi/demo/json").status_code == 404
     detail = client.get("/simple/demo/", HTTP_ACCEPT="application/vnd.pypi.simple.v1+json")
     assert detail.json()["project-status"] == {"status": "quarantined"}
@@ -234,7 +234,7 @@ def test_moderator_quarantines_and_clears_a_project(client, moderator):
     run_action(client, Project, "clear_quarantine", [project], reason="false positive")
     project.refresh_from_db()
     assert project.lifecycle_status == LifecycleStatus.QUARANTINE_EXIT
-    assert "demo" in client.get("/simple/").content.decode()
+    assert "demo" in client.get("/simple/").getvalue().decode()
     assert client.get("/pypi/demo/json").status_code == 200
     assert post_upload(client, wheel_upload("demo", "2.0"), token).status_code == 200
 

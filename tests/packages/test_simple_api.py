@@ -45,19 +45,19 @@ def get_json(client, url: str, **headers):
     response = client.get(url, HTTP_ACCEPT=JSON, **headers)
     assert response.status_code == 200
     assert response["Content-Type"] == JSON
-    return response, json.loads(response.content)
+    return response, json.loads(response.getvalue())
 
 
 def test_empty_index_answers(client):
     response = client.get("/simple/")
     assert response.status_code == 200
-    assert b'<meta name="pypi:repository-version" content="1.4">' in response.content
+    assert b'<meta name="pypi:repository-version" content="1.4">' in response.getvalue()
     assert response["X-PyPI-Last-Serial"] == "0"
 
 
 def test_index_lists_projects_in_both_formats(client, uploaded):
     html = client.get("/simple/")
-    assert b'<a href="/simple/demo/">Demo</a>' in html.content
+    assert b'<a href="/simple/demo/">Demo</a>' in html.getvalue()
     assert html["Vary"].startswith("Accept")
     response, data = get_json(client, "/simple/")
     assert data["meta"]["api-version"] == "1.4"
