@@ -73,6 +73,8 @@ from packages.models import (
     ReleaseAgeExemption,
     Role,
     RoleInvitation,
+    RootSegment,
+    RootSync,
     SearchDocument,
     StoredDocument,
     TeamProjectRole,
