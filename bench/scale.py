@@ -831,6 +831,9 @@ def measure(args: argparse.Namespace) -> int:
             jobs.setdefault(name or "scale-one", []).append((time.perf_counter() - start) * 1000)
             cache.flushdb()
 
+        # The first root read after a deploy builds every segment (packages/root.py): once,
+        # not per change, so it is not a cold read's cost.
+        log(f"root segments built in {timed_get('/simple/', html):.0f} ms (once per deploy)")
         for label, path, headers in reads:
             n = args.requests if "root" not in label else max(5, args.requests // 10)
             cold = []
