@@ -834,6 +834,15 @@ def measure(args: argparse.Namespace) -> int:
         # The first root read after a deploy builds every segment (packages/root.py): once,
         # not per change, so it is not a cold read's cost.
         log(f"root segments built in {timed_get('/simple/', html):.0f} ms (once per deploy)")
+        # Each worker's first requests import and connect; a fresh server's, not a read's.
+        for _ in range(4 * args.workers):
+            for path in (
+                "/simple/scale-one/",
+                "/pypi/scale-one/json",
+                "/project/scale-one/",
+                "/search/?q=scale",
+            ):
+                timed_get(path, html)
         for label, path, headers in reads:
             n = args.requests if "root" not in label else max(5, args.requests // 10)
             cold = []
