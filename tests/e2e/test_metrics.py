@@ -146,6 +146,7 @@ def _assert_moved(before: Samples, after: Samples, *, simple_reads: int, file_by
     lookups = (
         delta("pypi_page_cache_hits_total", tier="local")
         + delta("pypi_page_cache_hits_total", tier="shared")
+        + delta("pypi_page_cache_hits_total", tier="stored")
         + delta("pypi_page_cache_misses_total")
     )
     assert lookups == simple_reads
