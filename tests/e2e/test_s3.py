@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from tests.dists import make_wheel, metadata_text, upload_files, upload_form
+from tests.dists import make_wheel, metadata_text
 from tests.e2e.helpers import (
     http_session,
     installed,
@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
     post_wheel,
     storage_key,
     twine_upload,
+    upload_with_description,
     uv_pip_install,
 )
 from tests.e2e.servers import S3_CREDENTIALS, LiveServer, live_server_process
@@ -226,23 +227,6 @@ def test_readiness_checks_the_bucket_and_leaves_nothing_in_it(s3):
     assert s3.keys() == before  # its probe object is deleted again
 
 
-def upload_with_description(s3: S3Index, name: str, version: str, description: str) -> None:
-    filename, content = make_wheel(name, version)
-    form = {
-        **upload_form(name=name, version=version, content=content),
-        "description": description,
-        "description_content_type": "text/plain",
-    }
-    response = http_session().post(
-        f"{s3.server.url}/legacy/",
-        data=form,
-        files=upload_files(filename, content),
-        auth=("__token__", s3.server.token),
-        timeout=60,
-    )
-    assert response.status_code == 200, response.text
-
-
 def document_keys(s3: S3Index) -> set[str]:
     listed = s3.keys()
     return {key for key in listed if key.startswith("documents/")}
@@ -253,7 +237,7 @@ def test_a_large_json_document_is_kept_and_served_from_the_bucket(s3):
     its row, served byte for byte in both forms with its ETag, and replaced whole."""
     name = "e2e-s3-long-description"
     words = " ".join(hashlib.sha256(str(i).encode()).hexdigest()[:8] for i in range(40_000))
-    upload_with_description(s3, name, "1.0", words)
+    upload_with_description(s3.server, name, "1.0", words)
     first = s3.server.get(f"/pypi/{name}/json", headers={"Accept-Encoding": "identity"})
     assert first.status_code == 200 and first.json()["info"]["description"] == words
     assert len(first.content) > 256 * 1024
@@ -270,7 +254,7 @@ def test_a_large_json_document_is_kept_and_served_from_the_bucket(s3):
     again = s3.server.get(f"/pypi/{name}/json", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
 
-    upload_with_description(s3, name, "1.1", words.upper())
+    upload_with_description(s3.server, name, "1.1", words.upper())
     second = s3.server.get(f"/pypi/{name}/json", headers={"Accept-Encoding": "identity"})
     assert second.json()["info"]["description"] == words.upper()
     replaced = document_keys(s3)
