@@ -22,7 +22,7 @@ from django.utils import timezone
 from packages.digests import digests_of_stream
 from packages.journal import record_change
 from packages.models import File, PackageType, Project
-from packages.storage import PAGES_PREFIX, is_stored, store_verified
+from packages.storage import DOCUMENTS_PREFIX, PAGES_PREFIX, is_stored, store_verified
 
 CHUNK = 1024 * 1024
 
@@ -129,13 +129,14 @@ def verify_file(file: File, *, storage: Storage, hashes: bool = True) -> FileRep
 
 def storage_keys(storage: Storage, directory: str = "") -> Iterator[str]:
     """Every distribution key under `directory`, depth first (works for local and S3 storage
-    alike). The static simple pages under PAGES_PREFIX are no distributions: skipped."""
+    alike). The static simple pages under PAGES_PREFIX and the stored documents under
+    DOCUMENTS_PREFIX are no distributions: skipped."""
     directories, files = storage.listdir(directory)
     prefix = f"{directory}/" if directory else ""
     for name in sorted(files):
         yield f"{prefix}{name}"
     for name in sorted(directories):
-        if not directory and name == PAGES_PREFIX:
+        if not directory and name in (PAGES_PREFIX, DOCUMENTS_PREFIX):
             continue
         yield from storage_keys(storage, f"{prefix}{name}")
 

@@ -518,6 +518,11 @@ class StoredDocument(models.Model):
     body = models.BinaryField()
     # Null when the body is too small to be worth compressing (responses.GZIP_MIN_SIZE).
     gzip_body = models.BinaryField(null=True, blank=True)
+    # A large document's forms live in the default storage instead (documents.py says why):
+    # then `body` is empty and these name its objects (`gzip_key` null as `gzip_body` would be).
+    # Null, not "", for a document kept in its row: the read coalesces them with the bodies.
+    body_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    gzip_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     rendered_at = models.DateTimeField()
 
     class Meta:

@@ -8,7 +8,9 @@ Keys also carry RENDER_VERSION, so pages stored by an older deploy are never ser
 
 Tiers: a small per-process LRU (no network, no unpickling), then Django's cache (Redis in
 production, shared by all app servers), then the copy stored when the project changed
-(packages/documents.py, for the variant nearly every reader gets), then rendering.
+(packages/documents.py, for the variant nearly every reader gets), then rendering. A page
+larger than LARGE_PAGE_BYTES that has a stored copy skips the shared cache: its stored copy is
+an object in storage, cheaper to send than megabytes through Redis.
 
 Every key starts with an access class: `public` for what anyone may read, or the name of the
 set of private projects a page was built for (permissions.ReadScope.access_class, `private`
@@ -24,12 +26,12 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 
@@ -50,14 +52,23 @@ RENDER_VERSION = _render_version()
 GZIP_MIN_SIZE = 1024
 CACHE_SECONDS = 24 * 3600
 LOCAL_CACHE_BYTES = 64 * 1024 * 1024
+# Past this (the identity body; the largest few thousand projects), a stored document lives in
+# storage, not in its row, and the page is not put in the shared cache when such a copy serves
+# it: a Redis round trip of megabytes (~12 ms for 3.7 MB) costs more than opening the object.
+LARGE_PAGE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
 class RenderedPage:
+    """A page's bytes, or for a stored large document (packages/documents.py) an open `file`
+    holding them (then `body` is empty): sent as a stream, which a server may sendfile, and
+    never cached, since a file is read once."""
+
     body: bytes
     etag: str
     content_type: str
     gzipped: bool = False
+    file: IO[bytes] | None = field(default=None, compare=False)
 
     @property
     def size(self) -> int:
@@ -150,12 +161,15 @@ def rendered_page(
         metrics.PAGE_CACHE_HITS.labels(tier="shared").inc()
     elif source is not None and (page := source.load(gzip_ok=gzip_ok)) is not None:
         metrics.PAGE_CACHE_HITS.labels(tier="stored").inc()
+        if page.file is not None:
+            return page
         cache.set(wanted, page, CACHE_SECONDS)
     else:
         metrics.PAGE_CACHE_MISSES.inc()
         body, content_type = render()
         plain, packed = pack_page(body, content_type=content_type)
-        cache.set_many({f"{key}|identity": plain, f"{key}|gzip": packed}, CACHE_SECONDS)
+        if source is None or plain.size <= LARGE_PAGE_BYTES:
+            cache.set_many({f"{key}|identity": plain, f"{key}|gzip": packed}, CACHE_SECONDS)
         if source is not None:
             source.save(plain, packed)
         page = packed if gzip_ok else plain
@@ -172,7 +186,15 @@ def page_response(
 ) -> HttpResponse:
     vary = headers.pop("Vary", "")
     if page.etag in _if_none_match(request):
+        if page.file is not None:
+            page.file.close()
         response = HttpResponseNotModified()
+    elif page.file is not None:
+        response = FileResponse(page.file, content_type=page.content_type)
+        # The object's file name is no business of the client's.
+        response.headers.pop("Content-Disposition", None)
+        if page.gzipped:
+            response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(page.body, content_type=page.content_type)
         if page.gzipped:

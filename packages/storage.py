@@ -15,7 +15,7 @@ then published).
   The object carries its sha256 as user metadata; after the PUT a HEAD checks the size and it.
 
 Static simple pages (packages/static_pages.py) are published here too, as page sets: see the
-section at the end.
+section at the end; and large stored documents (packages/documents.py) under DOCUMENTS_PREFIX.
 
 A failed write raises `StorageFull` (no space or quota) or `StorageUnavailable` (any other
 storage error), and leaves nothing behind at the key or beside it.
@@ -27,6 +27,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import io
 import os
 import posixpath
 import secrets
@@ -393,6 +394,35 @@ def _digest_of(handle: IO[bytes]) -> tuple[int, str]:
         digest.update(chunk)
     handle.seek(0)
     return size, digest.hexdigest()
+
+
+# --- Stored documents (packages/documents.py) ------------------------------------------------
+#
+# A project's large simple pages and JSON API document, stored with `store_all_verified` under
+# immutable content-addressed keys below this prefix. No web server serves them directly (the
+# app asks permissions first), and they are no distributions (verify_storage skips them).
+
+DOCUMENTS_PREFIX = "documents"
+
+
+def open_object(key: str) -> IO[bytes] | None:
+    """The object at `key`, open for reading; None if it is not there. Local storage gives the
+    file itself (a server can sendfile it); S3 the object read into memory."""
+    storage = storages["default"]
+    if isinstance(storage, FileSystemStorage):
+        try:
+            return open(storage.path(key), "rb")  # noqa: SIM115 (the response closes it)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+    try:
+        with storage.open(key, "rb") as handle:
+            return io.BytesIO(handle.read())
+    except (FileNotFoundError, OSError):
+        return None
+    except Exception as exc:
+        if _is_boto_error(exc):
+            return None
+        raise
 
 
 # --- Page sets (static simple pages, packages/static_pages.py) ------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from tests.dists import upload_files, upload_form
+from tests.dists import make_wheel, upload_files, upload_form
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -232,3 +232,21 @@ def installed(python: Path) -> dict[str, str]:
     )
     result = run([python, "-c", code])
     return {normalize(k): v for k, v in json.loads(result.stdout).items()}
+
+
+def upload_with_description(server, name: str, version: str, description: str) -> None:
+    """Upload a small wheel with a (long) plain-text description: a large JSON API document."""
+    filename, content = make_wheel(name, version)
+    form = {
+        **upload_form(name=name, version=version, content=content),
+        "description": description,
+        "description_content_type": "text/plain",
+    }
+    response = http_session().post(
+        f"{server.url}/legacy/",
+        data=form,
+        files=upload_files(filename, content),
+        auth=("__token__", server.token),
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text

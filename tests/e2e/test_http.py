@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.helpers import normalize
+from tests.e2e.helpers import normalize, upload_with_description
 
 pytestmark = pytest.mark.e2e
 
@@ -155,3 +155,28 @@ def test_names_are_normalized_and_redirected(index_server, published):
     assert {"e2e.base-lib", "e2e-middle", "e2e-top", "e2e-extra"} <= set(names)
     html = index_server.get("/simple/").text
     assert re.search(r'<a href="/simple/e2e-base-lib/">e2e\.base-lib</a>', html)
+
+
+def test_a_large_json_document_is_sent_from_its_stored_file(index_server):
+    """Over 256 KiB, the stored JSON API document is a file in storage that gunicorn sends as
+    it is (sendfile): the same bytes, headers and 304 as a page from the cache."""
+    name = "e2e-long-description"
+    words = " ".join(hashlib.sha256(str(i).encode()).hexdigest()[:8] for i in range(40_000))
+    upload_with_description(index_server, name, "1.0", words)
+    path = f"/pypi/{name}/json"
+    plain = index_server.get(path, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and plain.json()["info"]["description"] == words
+    assert int(plain.headers["Content-Length"]) == len(plain.content) > 256 * 1024
+    assert "Content-Disposition" not in plain.headers
+    digest = plain.headers["ETag"].strip('"')
+    stored = list((index_server.data_dir / "files" / "documents").rglob(digest))
+    assert len(stored) == 1 and stored[0].read_bytes() == plain.content
+    packed = index_server.get(path, headers={"Accept-Encoding": "gzip"}, stream=True)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["ETag"] == plain.headers["ETag"]
+    assert packed.headers["Content-Type"] == plain.headers["Content-Type"] == "application/json"
+    assert gzip.decompress(packed.raw.read()) == plain.content
+    head = index_server.http.head(f"{index_server.url}{path}", timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    again = index_server.get(path, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""

@@ -6,6 +6,7 @@ boto3 is never patched: the index (through django-storages) and these tests both
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ from tests.e2e.helpers import (
     post_wheel,
     storage_key,
     twine_upload,
+    upload_with_description,
     uv_pip_install,
 )
 from tests.e2e.servers import S3_CREDENTIALS, LiveServer, live_server_process
@@ -223,3 +225,37 @@ def test_readiness_checks_the_bucket_and_leaves_nothing_in_it(s3):
     assert response.status_code == 200, response.text
     assert response.json()["checks"]["storage"]["status"] == "ok"
     assert s3.keys() == before  # its probe object is deleted again
+
+
+def document_keys(s3: S3Index) -> set[str]:
+    listed = s3.keys()
+    return {key for key in listed if key.startswith("documents/")}
+
+
+def test_a_large_json_document_is_kept_and_served_from_the_bucket(s3):
+    """A JSON API document over 256 KiB (a long description) is stored in the bucket, not in
+    its row, served byte for byte in both forms with its ETag, and replaced whole."""
+    name = "e2e-s3-long-description"
+    words = " ".join(hashlib.sha256(str(i).encode()).hexdigest()[:8] for i in range(40_000))
+    upload_with_description(s3.server, name, "1.0", words)
+    first = s3.server.get(f"/pypi/{name}/json", headers={"Accept-Encoding": "identity"})
+    assert first.status_code == 200 and first.json()["info"]["description"] == words
+    assert len(first.content) > 256 * 1024
+    keys = document_keys(s3)
+    digest = first.headers["ETag"].strip('"')
+    assert {key.rsplit("/", 1)[1] for key in keys} == {digest, f"{digest}.gz"}
+    (plain_key,) = [key for key in keys if not key.endswith(".gz")]
+    assert s3.body(plain_key) == first.content
+    assert gzip.decompress(s3.body(f"{plain_key}.gz")) == first.content
+    packed = s3.server.get(f"/pypi/{name}/json", headers={"Accept-Encoding": "gzip"}, stream=True)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["ETag"] == first.headers["ETag"]
+    assert gzip.decompress(packed.raw.read()) == first.content
+    again = s3.server.get(f"/pypi/{name}/json", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+    upload_with_description(s3.server, name, "1.1", words.upper())
+    second = s3.server.get(f"/pypi/{name}/json", headers={"Accept-Encoding": "identity"})
+    assert second.json()["info"]["description"] == words.upper()
+    replaced = document_keys(s3)
+    assert len(replaced) == 2 and not replaced & keys

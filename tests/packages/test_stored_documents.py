@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import time
+from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tokens import create_api_token
-from packages import api, documents, simple
+from packages import api, documents, responses, simple
+from packages.maintenance import orphan_keys
 from packages.models import Project, Role, StoredDocument
 from packages.responses import local_pages, pack_page
 from packages.visibility import set_project_visibility
@@ -266,3 +273,195 @@ def test_render_pages_refuses_unknown_names_and_no_selection():
         call_command("render_pages", "--project", "nothing-here")
     with pytest.raises(CommandError, match="--all"):
         call_command("render_pages")
+
+
+# --- Large documents: objects in storage ----------------------------------------------------
+
+
+@pytest.fixture
+def large(monkeypatch):
+    """Every page over 500 bytes counts as large (a real one takes thousands of files; the
+    e2e S3 test stores one of the real size)."""
+    monkeypatch.setattr(documents, "LARGE_PAGE_BYTES", 500)
+    monkeypatch.setattr(responses, "LARGE_PAGE_BYTES", 500)
+
+
+def object_bytes(key: str) -> bytes:
+    with storages["default"].open(key, "rb") as handle:
+        return handle.read()
+
+
+def content_of(response) -> bytes:
+    return response.getvalue()
+
+
+def document_objects() -> set[str]:
+    root = Path(storages["default"].path("documents"))
+    return {str(p.relative_to(root.parent)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", READS)
+def test_a_large_document_is_stored_as_objects_and_served_as_is(
+    client, upload, large, no_rendering, kind
+):
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        upload(version)
+    no_rendering()
+    row = stored_copy(kind)
+    assert (bytes(row.body), row.gzip_body) == (b"", None)
+    digest = row.etag.strip('"')
+    assert row.body_key == f"documents/{row.project_id}/{kind}/{digest}"
+    assert row.gzip_key == f"{row.body_key}.gz"
+    body = object_bytes(row.body_key)
+    assert gzip.decompress(object_bytes(row.gzip_key)) == body
+    assert row.etag == pack_page(body, content_type="")[0].etag
+    path, accept = READS[kind]
+    cold()
+    with CaptureQueriesContext(connection) as queries:
+        plain = client.get(path, HTTP_ACCEPT=accept)
+    assert len(queries) == 2  # The project, then its stored copy's keys.
+    assert plain.status_code == 200 and content_of(plain) == body
+    assert plain["Content-Type"] == accept and plain["ETag"] == row.etag
+    assert plain["Content-Length"] == str(len(body))
+    assert "Content-Encoding" not in plain and "Content-Disposition" not in plain
+    assert plain["Vary"].endswith("Accept-Encoding")
+    cold()
+    packed = client.get(path, HTTP_ACCEPT=accept, HTTP_ACCEPT_ENCODING="gzip")
+    assert packed["Content-Encoding"] == "gzip" and packed["ETag"] == row.etag
+    assert gzip.decompress(content_of(packed)) == body
+    cold()
+    response = client.get(path, HTTP_ACCEPT=accept, HTTP_IF_NONE_MATCH=row.etag)
+    assert response.status_code == 304 and response["ETag"] == row.etag
+
+
+def test_a_large_page_goes_to_neither_cache(client, upload, large, monkeypatch):
+    """The stored copy serves it; a Redis round trip of megabytes would cost more."""
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        upload(version)
+    shared = []
+    monkeypatch.setattr(responses.cache, "set", lambda key, *a, **k: shared.append(key))
+    monkeypatch.setattr(responses.cache, "set_many", lambda pages, *a, **k: shared.extend(pages))
+    cold()
+    assert client.get("/simple/demo/").status_code == 200  # From the stored objects.
+    StoredDocument.objects.all().delete()
+    cold()
+    assert client.get("/simple/demo/").status_code == 200  # Rendered, then stored.
+    assert shared == []
+    assert stored_copy("simple-html").body_key is not None
+
+
+def test_small_documents_write_nothing_to_storage(client, upload):
+    upload("1.0")
+    assert all(stored_copy(kind).body_key is None for kind in READS)
+    assert not Path(storages["default"].path("documents")).exists()
+    cold()
+    assert client.get("/simple/demo/").status_code == 200
+    assert not Path(storages["default"].path("documents")).exists()
+
+
+def test_a_replaced_large_documents_objects_are_deleted(upload, large):
+    for version in ("1.0", "1.1", "1.2"):
+        upload(version)
+    before = document_objects()
+    assert len(before) == 6  # Two forms of each of the three kinds.
+    upload("1.3")
+    after = document_objects()
+    assert len(after) == 6 and not before & after
+    named = {
+        key for kind in READS for key in (stored_copy(kind).body_key, stored_copy(kind).gzip_key)
+    }
+    assert after == named
+
+
+def test_a_small_copy_replacing_a_large_one_deletes_its_objects(upload, large, monkeypatch):
+    upload("1.0")
+    upload("1.1")
+    assert document_objects()
+    monkeypatch.setattr(documents, "LARGE_PAGE_BYTES", 10**9)
+    upload("1.2")
+    assert document_objects() == set()
+    assert b"demo-1.2" in bytes(stored_copy("simple-html").body)
+
+
+def test_a_copy_that_lost_to_a_newer_one_leaves_no_objects(
+    upload, large, django_capture_on_commit_callbacks
+):
+    upload("1.0")
+    upload("1.1")
+    newer = stored_copy("simple-html")
+    before = document_objects()
+    plain, packed = pack_page(b"an older page " * 100, content_type="text/html")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        documents.store(
+            project_id=newer.project_id,
+            kind="simple-html",
+            serial=newer.serial - 1,
+            plain=plain,
+            packed=packed,
+        )
+    assert callbacks  # Its objects were written, then found unnamed.
+    assert stored_copy("simple-html").body_key == newer.body_key
+    assert document_objects() == before
+
+
+def test_a_missing_object_is_rendered_again_not_an_error(client, upload, large):
+    for version in ("1.0", "1.1"):
+        upload(version)
+    row = stored_copy("simple-html")
+    storages["default"].delete(row.body_key)
+    cold()
+    response = client.get("/simple/demo/")
+    assert response.status_code == 200
+    assert content_of(response) == object_bytes(row.body_key)  # Rendered, and stored again.
+    assert response["ETag"] == row.etag
+
+
+def test_large_private_documents_are_not_served_to_outsiders(
+    client, upload, large, settings, django_capture_on_commit_callbacks
+):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    upload("1.0")
+    upload("1.1")
+    project = Project.objects.get(normalized_name="demo")
+    owner = Role.objects.get(project=project).user
+    with django_capture_on_commit_callbacks(execute=True):
+        set_project_visibility(project=project, private=True, user=owner)
+    member = basic_auth(create_api_token(user=owner, read_only=True).plaintext)
+    outsider = basic_auth(create_api_token(user=make_user("mallory"), read_only=True).plaintext)
+    for kind, (path, accept) in READS.items():
+        row = stored_copy(kind)
+        assert row.body_key is not None
+        cold()
+        response = client.get(path, HTTP_ACCEPT=accept, HTTP_AUTHORIZATION=member)
+        assert response.status_code == 200
+        assert content_of(response) == object_bytes(row.body_key)
+        assert response["Cache-Control"] == "private, no-cache"
+        for credentials in ({}, {"HTTP_AUTHORIZATION": outsider}):
+            cold()
+            response = client.get(path, HTTP_ACCEPT=accept, **credentials)
+            assert response.status_code == 404
+            assert b"demo-1.0" not in response.content
+
+
+def test_render_pages_prune_removes_only_old_unnamed_objects(upload, large):
+    upload("1.0")
+    upload("1.1")
+    named = document_objects()
+    storage = storages["default"]
+    old, young = "documents/999/simple-html/" + "a" * 32, "documents/999/simple-html/" + "b" * 32
+    for key in (old, young):
+        storage.save(key, ContentFile(b"left behind"))
+    hours_ago = time.time() - 2 * 3600
+    os.utime(storage.path(old), (hours_ago, hours_ago))
+    out, err = StringIO(), StringIO()
+    call_command("render_pages", "--prune", "--dry-run", stdout=out, stderr=err)
+    assert out.getvalue().strip() == "Would delete 1 unreferenced document object."
+    assert old in err.getvalue() and storage.exists(old)
+    out = StringIO()
+    call_command("render_pages", "--prune", stdout=out, stderr=StringIO())
+    assert out.getvalue().strip() == "Deleted 1 unreferenced document object."
+    assert document_objects() == named | {young}
+    # Never taken for orphaned distributions either.
+    assert not [key for key in orphan_keys(storage, min_age=timedelta(0)) if "documents" in key]
+    with pytest.raises(CommandError, match="--prune"):
+        call_command("render_pages", "--prune", "--all")

@@ -1,4 +1,4 @@
-"""manage.py render_pages (--all | --project NAME ...) [--force] [--dry-run]"""
+"""manage.py render_pages (--all | --project NAME ... | --prune) [--force] [--dry-run]"""
 
 from __future__ import annotations
 
@@ -50,8 +50,17 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Only count the projects that would render"
         )
         parser.add_argument("--every", type=int, default=1000, help="Progress every N projects")
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="Instead, delete stored document objects that no row names (older than an hour)",
+        )
 
     def handle(self, *args, project: list[str], force: bool, dry_run: bool, every: int, **options):
+        if options["prune"]:
+            if project or options["all"]:
+                raise CommandError("--prune takes no --all or --project.")
+            return self.prune(dry_run=dry_run)
         if bool(project) == options["all"]:
             raise CommandError("Give --all or one or more --project NAME.")
         projects = Project.objects.all()
@@ -81,3 +90,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{count_of(len(names), 'project')} rendered: {count_of(written, 'document')} stored."
         )
+
+    def prune(self, *, dry_run: bool) -> None:
+        verb = "Would delete" if dry_run else "Deleted"
+        count = 0
+        for key in documents.prune_objects(dry_run=dry_run):
+            count += 1
+            self.stderr.write(f"{verb} {key}")
+        self.stdout.write(f"{verb} {count_of(count, 'unreferenced document object')}.")
