@@ -288,12 +288,22 @@ def stored_source(
     return StoredSource(project, kind, content_type)
 
 
-def render_project(*, normalized_name: str, force: bool = False) -> dict[str, str]:
+def render_project(
+    *, normalized_name: str, force: bool = False, not_within: timedelta | None = None
+) -> dict[str, str]:
     """Render and store each of the project's documents that is not current (all of them with
-    `force`). Returns what happened to each kind: written, unchanged or skipped."""
+    `force`). Returns what happened to each kind: written, unchanged or skipped. With
+    `not_within`, nothing is rendered if a copy of this project was stored that recently
+    (`publishing.publish_change` in the embedded default: see there)."""
     project = Project.objects.filter(normalized_name=normalized_name).first()
     if project is None:
         return {}
+    if not_within is not None and (
+        StoredDocument.objects.filter(
+            project_id=project.pk, rendered_at__gt=timezone.now() - not_within
+        ).exists()
+    ):
+        return dict.fromkeys(Kind.values, POSTPONED)
     current = set()
     if not force:
         current = set(
@@ -310,7 +320,7 @@ def render_project(*, normalized_name: str, force: bool = False) -> dict[str, st
     return outcomes
 
 
-WRITTEN, UNCHANGED, SKIPPED = "written", "unchanged", "skipped"
+WRITTEN, UNCHANGED, SKIPPED, POSTPONED = "written", "unchanged", "skipped", "postponed"
 
 
 def _render_and_store(project: Project, kind: str) -> str:

@@ -21,7 +21,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tokens import create_api_token
-from packages import api, documents, responses, simple
+from packages import api, documents, publishing, responses, simple
 from packages.maintenance import orphan_keys
 from packages.models import Project, Role, StoredDocument
 from packages.responses import local_pages, pack_page
@@ -53,9 +53,11 @@ def cold() -> None:
 
 
 @pytest.fixture
-def upload(client, settings, django_capture_on_commit_callbacks):
-    """Upload and run the jobs the upload enqueued, as the embedded default does."""
+def upload(client, settings, django_capture_on_commit_callbacks, monkeypatch):
+    """Upload and run the jobs the upload enqueued, as the embedded default does, as if each
+    upload came long after the last (a burst is test_a_burst_of_uploads_...)."""
     settings.REDIS_URL = ""
+    monkeypatch.setattr(publishing, "INLINE_RENDER_INTERVAL", timedelta(0))
     token = make_token(make_user())
 
     def send(version: str, *, run_jobs: bool = True) -> None:
@@ -81,6 +83,23 @@ def no_rendering(monkeypatch):
 
 def stored_copy(kind: str) -> StoredDocument:
     return StoredDocument.objects.get(project__normalized_name="demo", kind=kind)
+
+
+def test_a_burst_of_uploads_leaves_rendering_to_the_first_reader(client, upload, monkeypatch):
+    """Inline (embedded), a project's pages are stored at most once per interval, so a burst
+    of uploads into a big project does not re-render them after each one; the reader after
+    the burst never gets the older copy, it renders and stores the current one."""
+    monkeypatch.setattr(publishing, "INLINE_RENDER_INTERVAL", timedelta(minutes=5))
+    upload("1.0")
+    first = stored_copy("simple-html").serial
+    upload("1.1")
+    project = Project.objects.get(normalized_name="demo")
+    assert project.last_serial > first
+    assert stored_copy("simple-html").serial == first  # Postponed.
+    cold()
+    response = client.get("/simple/demo/")
+    assert b"demo-1.1-py3-none-any.whl" in response.content
+    assert stored_copy("simple-html").serial == project.last_serial
 
 
 def test_a_change_stores_every_document_at_the_new_serial(upload):
