@@ -61,9 +61,8 @@ from packages.models import File, Role, RoleName
 from packages.names import normalize_name
 from packages.releases import find_project
 from uploads.checks import UploadError, validate_form
-from uploads.importing import ImportSkipped, build_form
+from uploads.importing import ImportSkipped, build_form, hashed_copy
 from uploads.service import Uploader, upload_file
-from uploads.streaming import HashedUpload
 
 DATAINDEX = "dataindex.json"
 DUMPVERSIONS = ("1", "2")
@@ -614,7 +613,7 @@ def _upload(
     # The digests the export vouches for: the upload's own digest check compares them with the
     # bytes it reads, so a file changed since _checked_digests is refused too.
     post["sha256_digest"] = digests[file.filename]["sha256"]
-    with _hashed_copy(file.path) as content:
+    with hashed_copy(file.path) as content:
         form = validate_form(post, {"content": content})
         result = upload_file(
             form=form,
@@ -635,33 +634,6 @@ def _overlay(post, metadata: dict) -> None:
         values = [value] if isinstance(value, str) else value
         if isinstance(values, list) and (strings := [v for v in values if isinstance(v, str)]):
             post.setlist(form_field, strings)
-
-
-@contextmanager
-def _hashed_copy(path: Path) -> Iterator[HashedUpload]:
-    """A HashedUpload of a copy of `path` (an upload's temporary file is deleted when it
-    closes; the export must stay as it is)."""
-    digests = Digests()
-    temp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - HashedUpload.close closes it
-        suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR
-    )
-    with path.open("rb") as source:
-        while chunk := source.read(CHUNK):
-            digests.update(chunk)
-            temp.write(chunk)
-    temp.flush()
-    temp.seek(0)
-    upload = HashedUpload(
-        file=temp,
-        name=path.name,
-        content_type="application/octet-stream",
-        size=digests.size,
-        digests=digests.hexdigests(),
-    )
-    try:
-        yield upload
-    finally:
-        upload.close()
 
 
 def _grant_roles(

@@ -100,7 +100,7 @@ def import_file(*, path: Path, user: AbstractBaseUser) -> ImportResult:
         "project_create_ip": f"{10**9}/1",
     }
     with (
-        _hashed_copy(path) as content,
+        hashed_copy(path) as content,
         override_settings(ACCEPT_LEGACY_FILENAMES=True, RATE_LIMITS=unlimited),
     ):
         post["sha256_digest"] = content.digests["sha256"]
@@ -164,8 +164,9 @@ def _unfold_description(value: str) -> str:
 
 
 @contextmanager
-def _hashed_copy(path: Path) -> Iterator[HashedUpload]:
-    """A HashedUpload of a copy of `path` in a temporary file, removed afterwards."""
+def hashed_copy(path: Path) -> Iterator[HashedUpload]:
+    """A HashedUpload of a copy of `path` in a temporary file, removed afterwards (an
+    upload's temporary file is deleted when it closes; the source must stay as it is)."""
     digests = Digests()
     temp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - HashedUpload.close closes it
         suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR
