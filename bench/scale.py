@@ -173,6 +173,21 @@ def _copy_text(value) -> str:
     return text
 
 
+def filler(model, field, *, now: datetime):
+    """A column's value where the generator gives none: its default, NULL, now or empty."""
+    from django.db import models  # After django.setup().
+
+    if field.has_default():
+        return field.get_default()
+    if field.null:
+        return None
+    if isinstance(field, models.DateTimeField):
+        return now
+    if isinstance(field, (models.CharField, models.TextField)):
+        return ""
+    raise ValueError(f"{model.__name__}.{field.name} needs a value from the generator")
+
+
 class TableWriter:
     """Streams rows of one model into its table with COPY, in chunks. Columns the generator does
     not give take the model's own default (or NULL, an empty string, or now), so the rows stay
@@ -182,7 +197,6 @@ class TableWriter:
     CHUNK_BYTES = 16 << 20  # descriptions make release rows large
 
     def __init__(self, model, given: list[str], *, parents: tuple[TableWriter, ...] = ()):
-        from django.db import models
 
         self.model = model
         # Rows of the tables this one points at go in first, so every foreign key finds its row.
@@ -199,17 +213,7 @@ class TableWriter:
                 key = field.name if field.name in given else field.attname
                 self.slots.append(given.index(key))
                 continue
-            if field.has_default():
-                value = field.get_default()
-            elif field.null:
-                value = None
-            elif isinstance(field, models.DateTimeField):
-                value = now
-            elif isinstance(field, (models.CharField, models.TextField)):
-                value = ""
-            else:
-                raise ValueError(f"{model.__name__}.{field.name} needs a value from the generator")
-            self.slots.append(_copy_text(value))
+            self.slots.append(_copy_text(filler(model, field, now=now)))
         self.buffer = io.StringIO()
         self.pending = 0
         self.written = 0
@@ -549,7 +553,6 @@ def insert_select(connection, model, given: dict[str, str], source: str) -> tupl
     """INSERT INTO the model's table SELECT the `given` SQL expressions FROM `source`; every
     other column gets the model's default (or NULL, an empty string, now), as TableWriter does,
     so a new column never breaks the generator."""
-    from django.db import models
 
     columns, values, params = [], [], {}
     now = datetime.now(UTC)
@@ -559,16 +562,7 @@ def insert_select(connection, model, given: dict[str, str], source: str) -> tupl
         if expression is not None:
             values.append(expression)
             continue
-        if field.has_default():
-            value = field.get_default()
-        elif field.null:
-            value = None
-        elif isinstance(field, models.DateTimeField):
-            value = now
-        elif isinstance(field, (models.CharField, models.TextField)):
-            value = ""
-        else:
-            raise ValueError(f"{model.__name__}.{field.name} needs a value from the generator")
+        value = filler(model, field, now=now)
         if isinstance(value, (dict, list)):
             value = json.dumps(value)
         params[f"default_{field.column}"] = value
