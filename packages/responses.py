@@ -10,7 +10,9 @@ Tiers: a small per-process LRU (no network, no unpickling), then Django's cache 
 production, shared by all app servers), then the copy stored when the project changed
 (packages/documents.py, for the variant nearly every reader gets), then rendering. A page
 larger than LARGE_PAGE_BYTES that has a stored copy skips the shared cache: its stored copy is
-an object in storage, cheaper to send than megabytes through Redis.
+an object in storage, cheaper to send than megabytes through Redis. It still enters the
+per-process LRU, which costs no round trip, so the big projects pip asks for most are served
+from memory like small ones; only pages too big for that tier are streamed from storage.
 
 Every key starts with an access class: `public` for what anyone may read, or the name of the
 set of private projects a page was built for (permissions.ReadScope.access_class, `private`
@@ -23,10 +25,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -91,8 +94,12 @@ class _LocalPages:
                 self.pages.move_to_end(key)
             return page
 
+    @property
+    def max_entry_bytes(self) -> int:
+        return self.max_bytes // 8
+
     def put(self, key: str, page: RenderedPage) -> None:
-        if page.size > self.max_bytes // 8:
+        if page.size > self.max_entry_bytes:
             return
         with self.lock:
             old = self.pages.pop(key, None)
@@ -162,8 +169,11 @@ def rendered_page(
     elif source is not None and (page := source.load(gzip_ok=gzip_ok)) is not None:
         metrics.PAGE_CACHE_HITS.labels(tier="stored").inc()
         if page.file is not None:
-            return page
-        cache.set(wanted, page, CACHE_SECONDS)
+            page = _read_if_small(page, limit=local_pages.max_entry_bytes)
+            if page.file is not None:
+                return page
+        else:
+            cache.set(wanted, page, CACHE_SECONDS)
     else:
         metrics.PAGE_CACHE_MISSES.inc()
         body, content_type = render()
@@ -175,6 +185,19 @@ def rendered_page(
         page = packed if gzip_ok else plain
     local_pages.put(wanted, page)
     return page
+
+
+def _read_if_small(page: RenderedPage, *, limit: int) -> RenderedPage:
+    """A stored page open as a file, read into memory when it has at most `limit` bytes (so
+    the per-process tier can keep it); a larger one stays a file, to be streamed."""
+    file = page.file
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    if size > limit:
+        return page
+    with file:
+        body = file.read()
+    return replace(page, body=body, file=None)
 
 
 def accepts_gzip(request: HttpRequest) -> bool:

@@ -369,6 +369,38 @@ def test_a_large_page_goes_to_neither_cache(client, upload, large, monkeypatch):
     assert stored_copy("simple-html").body_key is not None
 
 
+def test_a_large_page_is_kept_in_the_process_and_read_from_storage_once(
+    client, upload, large, no_rendering
+):
+    """The per-process tier costs no round trip, so a hot large page is served from memory
+    like a small one (flat reads at any size); the object is read only by the first reader."""
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        upload(version)
+    no_rendering()
+    row = stored_copy("simple-html")
+    cold()
+    first = client.get("/simple/demo/")
+    assert first.streaming is False and first.content == object_bytes(row.body_key)
+    storages["default"].delete(row.body_key)
+    again = client.get("/simple/demo/")
+    assert again.status_code == 200 and again.content == first.content
+    assert again["ETag"] == row.etag
+
+
+def test_a_page_too_big_for_the_process_is_streamed_from_storage(
+    client, upload, large, no_rendering, monkeypatch
+):
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        upload(version)
+    no_rendering()
+    monkeypatch.setattr(responses.local_pages, "max_bytes", 8 * 400)  # Entries up to 400 bytes.
+    row = stored_copy("simple-html")
+    cold()
+    response = client.get("/simple/demo/")
+    assert response.streaming is True
+    assert content_of(response) == object_bytes(row.body_key)
+
+
 def test_small_documents_write_nothing_to_storage(client, upload):
     upload("1.0")
     assert all(stored_copy(kind).body_key is None for kind in READS)
