@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from packages import simple
 from packages.api import NotFound, render_project_json
+from packages.lookups import PROJECT_BY_NAME
 from packages.models import Project, StoredDocument
 from packages.responses import LARGE_PAGE_BYTES, RENDER_VERSION, RenderedPage, pack_page
 from packages.storage import (
@@ -50,6 +51,7 @@ from packages.storage import (
     open_object,
     store_all_verified,
 )
+from pypi_site.prepared import PreparedQuery
 
 logger = logging.getLogger(__name__)
 
@@ -295,14 +297,10 @@ def render_project(
     `force`). Returns what happened to each kind: written, unchanged or skipped. With
     `not_within`, nothing is rendered if a copy of this project was stored that recently
     (`publishing.publish_change` in the embedded default: see there)."""
-    project = Project.objects.filter(normalized_name=normalized_name).first()
+    project = PROJECT_BY_NAME.first(name=normalized_name)
     if project is None:
         return {}
-    if not_within is not None and (
-        StoredDocument.objects.filter(
-            project_id=project.pk, rendered_at__gt=timezone.now() - not_within
-        ).exists()
-    ):
+    if not_within is not None and _rendered_within(project.pk, not_within):
         return dict.fromkeys(Kind.values, POSTPONED)
     current = set()
     if not force:
@@ -321,6 +319,22 @@ def render_project(
 
 
 WRITTEN, UNCHANGED, SKIPPED, POSTPONED = "written", "unchanged", "skipped", "postponed"
+
+
+def _rendered_within(project_id: int, interval: timedelta) -> bool:
+    row = _LAST_RENDERED.first(project_id=project_id)
+    return row is not None and row[0] > timezone.now() - interval
+
+
+# In the embedded default every upload asks this; compiled once (pypi_site/prepared.py).
+_LAST_RENDERED = PreparedQuery(
+    lambda project_id: (
+        StoredDocument.objects.filter(project_id=project_id)
+        .order_by("-rendered_at")
+        .values_list("rendered_at")[:1]
+    ),
+    project_id=int,
+)
 
 
 def _render_and_store(project: Project, kind: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
@@ -15,9 +17,20 @@ _JOURNAL_LOCK_KEY = 0x7079_7069
 
 
 def record_change(
-    *, project: Project, action: str, version: str = "", user: AbstractBaseUser | None = None
+    *,
+    project: Project,
+    action: str,
+    version: str = "",
+    user: AbstractBaseUser | None = None,
+    project_updates: dict[str, Any] | None = None,
+    changes_search: bool = True,
 ) -> JournalEntry:
     """Append a journal row and make it the project's last serial.
+
+    `project_updates` are other columns of the project row to set in the same UPDATE (one
+    statement less on the upload path). `changes_search=False` says the change leaves what
+    search indexes (names, the latest release's text, the release count) as it was, as a new
+    file does, so the project's search document is not rewritten.
 
     On PostgreSQL, sequence values are handed out before commit, so two writers could commit
     serials out of order and a mirror polling `since serial N` would skip one. A transaction
@@ -34,9 +47,10 @@ def record_change(
         submitted_by=user if user is not None and user.is_authenticated else None,
         submitted_by_name=actor_name(user),
     )
-    Project.objects.filter(pk=project.pk).update(last_serial=entry.pk)
+    Project.objects.filter(pk=project.pk).update(last_serial=entry.pk, **(project_updates or {}))
     project.last_serial = entry.pk
-    refresh_search_documents(project_ids=[project.pk])
+    if changes_search:
+        refresh_search_documents(project_ids=[project.pk])
     project_changed(normalized_name=project.normalized_name)
     return entry
 

@@ -37,7 +37,7 @@ and `_read_grant` (one project, compiled once: it runs on every private read).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -69,46 +69,69 @@ def _role_and_standing(*, user: User, project: Project) -> tuple[str | None, Sta
     have one, their account standing: one query, so pages that ask for every row stay cheap."""
     if not user.is_authenticated:
         return None, None
-    user_ref = OuterRef("pk")
-    expressions = {
-        "personal": Subquery(
-            Role.objects.filter(user=user_ref, project=project).values("role_name")[:1]
+    if project.organization_id is None:
+        row = _PERSONAL_ROLE.first(user_id=user.pk, project_id=project.pk)
+        org_owner = team_owner = team_member = False
+        if row is not None:
+            personal, *standing = row
+    else:
+        row = _ROLE_THROUGH_ORGANIZATION.first(
+            user_id=user.pk, project_id=project.pk, organization_id=project.organization_id
         )
-    }
-    if project.organization_id is not None:
-        expressions.update(_organization_expressions(user_ref, project))
-    row = (
-        get_user_model()
-        .objects.filter(pk=user.pk)
-        .values(**expressions, **standing_expressions(user_ref))
-        .first()
-    )
+        if row is not None:
+            personal, org_owner, team_owner, team_member, *standing = row
     if row is None:
         return None, None
-    personal = row.pop("personal")
-    org_owner, team_owner = row.pop("org_owner", False), row.pop("team_owner", False)
-    team_member = row.pop("team_member", False)
     owner = personal == RoleName.OWNER or org_owner or team_owner
     maintainer = personal is not None or team_member
     if not owner and not maintainer:
         return None, None
-    return (RoleName.OWNER if owner else RoleName.MAINTAINER), Standing(**row)
+    return (RoleName.OWNER if owner else RoleName.MAINTAINER), Standing(*map(bool, standing))
 
 
-def _organization_expressions(user_ref: OuterRef, project: Project) -> dict[str, Exists]:
+def _role_query(user_id: int, project_id: int, organization_id: int | None = None) -> QuerySet:
+    """The row `_role_and_standing` reads: the personal role, with an organization its three
+    grants (`_organization_expressions`), then the standing (Standing's fields in order)."""
+    user_ref = OuterRef("pk")
+    expressions = {
+        "personal": Subquery(
+            Role.objects.filter(user=user_ref, project_id=project_id).values("role_name")[:1]
+        )
+    }
+    if organization_id is not None:
+        expressions.update(_organization_expressions(user_ref, project_id, organization_id))
+    standing = standing_expressions(user_ref)
+    return (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .annotate(**expressions, **standing)
+        .values_list(*expressions, *(field.name for field in fields(Standing)))
+    )
+
+
+# Every upload and every owner's page asks this; compiled once (pypi_site/prepared.py).
+_PERSONAL_ROLE = PreparedQuery(_role_query, user_id=int, project_id=int)
+_ROLE_THROUGH_ORGANIZATION = PreparedQuery(
+    _role_query, user_id=int, project_id=int, organization_id=int
+)
+
+
+def _organization_expressions(
+    user_ref: OuterRef, project_id: int, organization_id: int
+) -> dict[str, Exists]:
     """Whether the user is an Owner of the project's organization, and whether a team of theirs
     holds Owner (or any) role on it; only while the organization is in good standing."""
-    good = Organization.objects.in_good_standing().filter(pk=project.organization_id)
+    good = Organization.objects.in_good_standing().filter(pk=organization_id)
     team_roles = TeamProjectRole.objects.filter(
-        project=project,
-        team__organization_id=project.organization_id,
+        project_id=project_id,
+        team__organization_id=organization_id,
         team__members__user=user_ref,
     ).filter(Exists(good))
     return {
         "org_owner": Exists(
             OrganizationRole.objects.filter(
                 user=user_ref,
-                organization_id=project.organization_id,
+                organization_id=organization_id,
                 role_name=OrganizationRoleName.OWNER,
             ).filter(Exists(good))
         ),

@@ -16,6 +16,7 @@ from packaging.version import Version
 from packages.events import EventTag, record_project_event
 from packages.jobs import render_description
 from packages.journal import record_change
+from packages.lookups import PROJECT_BY_NAME
 from packages.models import (
     File,
     FilenameRegistry,
@@ -30,6 +31,7 @@ from packages.models import (
 from packages.names import lookup_name, normalize_name, ultranormalize_name
 from packages.versions import canonical_version, lookup_version
 from pypi_site.jobs import enqueue
+from pypi_site.prepared import PreparedObjects, PreparedQuery
 
 
 class ReleaseNotFound(LookupError):
@@ -40,7 +42,7 @@ def find_project(name: str) -> Project | None:
     normalized = lookup_name(name)
     if normalized is None:
         return None
-    return Project.objects.filter(normalized_name=normalized).first()
+    return PROJECT_BY_NAME.first(name=normalized)
 
 
 def create_project(*, name: str, owner: AbstractBaseUser) -> Project:
@@ -63,13 +65,29 @@ def find_release(*, project: Project, version: str, fields: tuple[str, ...] = ()
     canonical = lookup_version(version)
     if canonical is None:
         return None
-    releases = Release.objects.filter(project=project, canonical_version=canonical)
-    if fields:
-        releases = releases.only(*fields)
-    release = releases.first()
+    release = _release_by_version(fields).first(project_id=project.pk, version=canonical)
     if release is not None:
         release.project = project
     return release
+
+
+_RELEASE_BY_VERSION: dict[tuple[str, ...], PreparedObjects] = {}
+
+
+def _release_by_version(fields: tuple[str, ...]) -> PreparedObjects:
+    """Compiled once per set of fields asked for (a few, all in the code)."""
+    lookup = _RELEASE_BY_VERSION.get(fields)
+    if lookup is None:
+        lookup = _RELEASE_BY_VERSION[fields] = PreparedObjects(
+            Release,
+            lambda project_id, version: Release.objects.filter(
+                project_id=project_id, canonical_version=version
+            )[:1],
+            fields=fields,
+            project_id=int,
+            version=str,
+        )
+    return lookup
 
 
 def create_release(
@@ -106,6 +124,16 @@ def create_release(
 SORT_GAP = 1024
 
 
+_NEWEST_RELEASE = PreparedQuery(
+    lambda project_id: (
+        Release.all_objects.filter(project_id=project_id)
+        .order_by("-sort_order")
+        .values_list("version", "sort_order")[:1]
+    ),
+    project_id=int,
+)
+
+
 def _free_place(project: Project, parsed: Version) -> int | None:
     """The `sort_order` for a new release of version `parsed`, or None when the project must be
     renumbered first: the stored order is not a clean increasing sequence (rows made outside
@@ -115,12 +143,7 @@ def _free_place(project: Project, parsed: Version) -> int | None:
     A backport is placed by binary search, so only O(log n) of the project's versions are
     parsed. Deleted releases keep their place, so the point-in-time view orders them too.
     """
-    newest = (
-        Release.all_objects.filter(project=project)
-        .order_by("-sort_order")
-        .values_list("version", "sort_order")
-        .first()
-    )
+    newest = _NEWEST_RELEASE.first(project_id=project.pk)
     if newest is None:
         return 0
     if Version(newest[0]) < parsed:
@@ -161,12 +184,13 @@ def add_file(*, release: Release, user: AbstractBaseUser, **fields) -> File:
     """Record a stored file; the filename joins the registry for good."""
     file = File.objects.create(release=release, uploader=user, **fields)
     FilenameRegistry.objects.create(filename=file.filename)
-    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") + file.size)
     record_change(
         project=release.project,
         version=release.version,
         action=f"add {file.python_version} file {file.filename}",
         user=user,
+        project_updates={"total_size": F("total_size") + file.size},
+        changes_search=False,
     )
     return file
 

@@ -12,7 +12,9 @@ the same change, must leave the same result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -29,10 +31,19 @@ QUEUE = "default"
 
 
 def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    if settings.REDIS_URL:
-        transaction.on_commit(lambda: _enqueue_or_run(func, *args, **kwargs))
+    transaction.on_commit(lambda: _start(func, args, kwargs))
+
+
+def _start(func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """Once the enqueuing write has committed: queue the job (run it, embedded), or with a
+    `jobs_held` block around the write, leave it to the block's end."""
+    held = getattr(_held, "jobs", None)
+    if held is not None:
+        held.setdefault(_job_key(func, args, kwargs), (func, args, kwargs))
+    elif settings.REDIS_URL:
+        _enqueue_or_run(func, *args, **kwargs)
     else:
-        transaction.on_commit(lambda: run_inline(func, *args, **kwargs))
+        run_inline(func, *args, **kwargs)
 
 
 def _enqueue_or_run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -59,6 +70,38 @@ def enqueue_now(func: Callable[..., Any], *args: Any, **kwargs: Any):
         kwargs=kwargs,
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
     )
+
+
+_held = threading.local()
+
+
+@contextmanager
+def jobs_held() -> Iterator[None]:
+    """The jobs that writes commit inside this block start when it ends, each distinct job
+    (function and arguments) once, instead of one by one at each commit.
+
+    An upload of a new release and its file enqueues the same page job twice; and in the
+    embedded default, where jobs run in the request, an upload commits while it holds the
+    database's write lock, which every other upload would wait on while its pages render."""
+    if getattr(_held, "jobs", None) is not None:
+        yield  # An enclosing block starts them.
+        return
+    _held.jobs = {}
+    try:
+        yield
+    finally:
+        jobs, _held.jobs = _held.jobs, None
+        for func, args, kwargs in jobs.values():
+            _start(func, args, kwargs)
+
+
+def _job_key(func: Callable[..., Any], args: tuple, kwargs: dict) -> object:
+    key = (func, args, tuple(sorted(kwargs.items())))
+    try:
+        hash(key)
+    except TypeError:  # Unhashable arguments: never taken for a duplicate.
+        return object()
+    return key
 
 
 def run_inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:

@@ -7,6 +7,8 @@ ordinary queryset, in the module whose rule it is; it is compiled the first time
 stand-in values for its parameters, and from then on the same SQL runs with the real values.
 Rows come back as `values_list` would give them (the fields' converters applied).
 
+`PreparedObjects` does the same for a lookup that gives model instances.
+
 Only for `values_list` querysets whose parameters are plain integers or strings compared as
 they are (`pk=`, `user_id=`, `identifier=`): compiling checks that every stand-in reached the
 SQL's parameters unchanged and refuses the query otherwise.
@@ -22,8 +24,10 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
-# Far from any id or constant a query holds, so a stand-in is never mistaken for one.
-_INT_MARK = -7_301_000_000_000
+# Far from any id or constant a query holds, so a stand-in is never mistaken for one; and in
+# the range of a 32-bit integer column, since on PostgreSQL Django turns a lookup of a value
+# its column cannot hold into "no rows" (EmptyResultSet), and the stand-in would be lost.
+_INT_MARK = -1_999_000_000
 _STR_MARK = "\x00prepared-parameter-{}\x00"
 
 
@@ -114,3 +118,32 @@ class PreparedQuery:
     def first(self, **values: Any) -> tuple | None:
         rows = self.rows(**values)
         return rows[0] if rows else None
+
+
+class PreparedObjects:
+    """A PreparedQuery that gives model instances, as iterating the queryset would (without
+    its related-object caches): `build(**parameters)` returns a queryset of `model`, filtered,
+    sliced or locked (`select_for_update`, compiled inside the first transaction that runs it).
+    `fields` loads only those (the rest load on access, as with `only`)."""
+
+    def __init__(
+        self,
+        model: type,
+        build: Callable[..., QuerySet],
+        *,
+        fields: tuple[str, ...] = (),
+        **types: type,
+    ) -> None:
+        self.model = model
+        self.fields = list(fields) or [field.attname for field in model._meta.concrete_fields]
+        self.query = PreparedQuery(
+            lambda **marks: build(**marks).values_list(*self.fields), **types
+        )
+
+    def all(self, **values: Any) -> list:
+        alias = self.query.alias
+        return [self.model.from_db(alias, self.fields, row) for row in self.query.rows(**values)]
+
+    def first(self, **values: Any):
+        found = self.all(**values)
+        return found[0] if found else None

@@ -47,3 +47,41 @@ def test_a_parameter_django_rewrites_is_refused():
     )
     with pytest.raises(ValueError, match="part"):
         prepared.rows(part="ci")
+
+
+def test_prepared_objects_are_the_querysets_instances():
+    from django.db import transaction
+
+    from packages.models import Project
+    from pypi_site.prepared import PreparedObjects
+    from tests.factories import make_project
+
+    make_project("alpha")
+    beta = make_project("beta")
+    by_name = PreparedObjects(
+        Project, lambda name: Project.objects.filter(normalized_name=name)[:1], name=str
+    )
+    found = by_name.first(name="beta")
+    assert found == beta and not found._state.adding and found._state.db == "default"
+    expected = Project.objects.get(pk=beta.pk)
+    for field in Project._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    assert by_name.first(name="gamma") is None
+    # Only some fields: the rest load on access, as with `only`.
+    named = PreparedObjects(
+        Project,
+        lambda name: Project.objects.filter(normalized_name=name),
+        fields=("id", "name"),
+        name=str,
+    )
+    (partial,) = named.all(name="alpha")
+    assert partial.get_deferred_fields() >= {"created", "last_serial"}
+    assert partial.created == Project.objects.get(name="alpha").created
+    # A locking lookup is compiled inside the transaction that first runs it.
+    locked = PreparedObjects(
+        Project,
+        lambda name: Project.objects.select_for_update().filter(normalized_name=name)[:1],
+        name=str,
+    )
+    with transaction.atomic():
+        assert locked.first(name="alpha").name == "alpha"

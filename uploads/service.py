@@ -4,8 +4,10 @@
    archive contents), so a slow archive never holds the database's write lock.
 2. Store the file and its PEP 658 metadata under their content-addressed keys.
 3. In one transaction, repeat the checks that depend on other writers (project, role, limits,
-   duplicates, registry, one sdist) and insert the rows.
+   one sdist) and insert the rows. A file or filename taken since step 1 breaks a unique
+   constraint; the transaction is then tried again with the duplicate and registry checks.
 4. If step 3 fails, delete the objects stored in step 2 unless a committed row uses them.
+5. Start the jobs the rows enqueued (the project's pages), once each, after the lock.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
 from packages.storage import StorageError, StorageFull, StoredObject, store_all_verified
 from proxy import guard
+from pypi_site.jobs import jobs_held
 from pypi_site.locks import advisory_xact_lock, file_lock
+from pypi_site.prepared import PreparedObjects, PreparedQuery
 from uploads.attestation_upload import check_attestations
 from uploads.checks import (
     UploadError,
@@ -86,30 +90,34 @@ def upload_file(
     existing = _existing_file(filename=filename, blake2_256=content.digests["blake2_256"])
     if existing is not None:
         return UploadResult(file=_identical_or_refuse(existing, filename, content), created=False)
+    _check_filename_unused(filename)
 
     metadata = _inspect_archive(form=form, content=content)
     # Check 22, before anything is stored: a refused attestation leaves nothing behind.
     attested = check_attestations(form=form, content=content, token=uploader.token)
     stored = _store_objects(path=path, content=content, metadata=metadata)
     try:
-        for attempt in range(MAX_RACE_RETRIES):
-            try:
-                with _one_writer_at_a_time():
-                    return _insert_rows(
-                        form=form,
-                        content=content,
-                        path=path,
-                        metadata=metadata,
-                        uploader=uploader,
-                        checked_project_id=project.pk if project else None,
-                        stored=stored,
-                        attested=attested,
-                    )
-            except IntegrityError:
-                # Another upload created the same project or file first; run the checks again
-                # against what it committed.
-                if attempt == MAX_RACE_RETRIES - 1:
-                    raise
+        # The jobs the rows enqueue (the project's pages) start once, after the lock is let go.
+        with jobs_held():
+            for attempt in range(MAX_RACE_RETRIES):
+                try:
+                    with _one_writer_at_a_time():
+                        return _insert_rows(
+                            form=form,
+                            content=content,
+                            path=path,
+                            metadata=metadata,
+                            uploader=uploader,
+                            checked_project_id=project.pk if project else None,
+                            stored=stored,
+                            attested=attested,
+                            recheck_file=attempt > 0,
+                        )
+                except IntegrityError:
+                    # Another upload created the same project or file first; run the checks
+                    # again against what it committed.
+                    if attempt == MAX_RACE_RETRIES - 1:
+                        raise
     except BaseException:
         _delete_unreferenced(stored)
         raise
@@ -192,8 +200,38 @@ def _existing_file(*, filename: str, blake2_256: str) -> File | None:
     """Check 15 looks for the same filename or the same bytes; the filename match wins. A
     deleted file counts (its row stays for the point-in-time view): its bytes are not taken
     again under any name."""
-    matches = File.all_objects.filter(Q(filename=filename) | Q(blake2_256_digest=blake2_256))
-    return min(matches[:2], key=lambda f: f.filename != filename, default=None)
+    matches = _FILES_BY_NAME_OR_DIGEST.all(filename=filename, blake2_256=blake2_256)
+    return min(matches, key=lambda f: f.filename != filename, default=None)
+
+
+# Each upload asks these; compiled once (pypi_site/prepared.py).
+_FILES_BY_NAME_OR_DIGEST = PreparedObjects(
+    File,
+    lambda filename, blake2_256: File.all_objects.filter(
+        Q(filename=filename) | Q(blake2_256_digest=blake2_256)
+    )[:2],
+    filename=str,
+    blake2_256=str,
+)
+_REGISTERED_NAME = PreparedQuery(
+    lambda filename: FilenameRegistry.objects.filter(filename=filename).values_list("pk")[:1],
+    filename=str,
+)
+_PROJECT_LOCKED = PreparedObjects(
+    Project,
+    lambda name: Project.objects.select_for_update().filter(normalized_name=name)[:1],
+    name=str,
+)
+
+
+def _check_filename_unused(filename: str) -> None:
+    """Check 16: a name in the registry that no file row has any more was deleted for good."""
+    if _REGISTERED_NAME.first(filename=filename) is not None:
+        raise bad_request(
+            "This filename was previously used by a file that has since been deleted. Use a "
+            f"different version. See {settings.HELP_URL}#file-name-reuse for more information.",
+            reason="filename-reused",
+        )
 
 
 def _identical_or_refuse(existing: File, filename: str, content: HashedUpload) -> File:
@@ -345,15 +383,12 @@ def _insert_rows(
     checked_project_id: int | None,
     stored: list[str],
     attested: VerifiedAttestations | None = None,
+    recheck_file: bool = True,
 ) -> UploadResult:
     """The locked phase: keep it short, since on SQLite every other upload waits for it."""
     filename, size = content.name, content.size
     # Lock the project row: limits, release ordering and totals are per project.
-    project = (
-        Project.objects.select_for_update()
-        .filter(normalized_name=normalize_name(form.name))
-        .first()
-    )
+    project = _PROJECT_LOCKED.first(name=normalize_name(form.name))
     if project is not None and project.is_upstream:
         # Never merged: the cached upstream copy goes if staff allowed a local project here.
         if (denial := guard.make_way_for_local(project)) is not None:
@@ -396,15 +431,16 @@ def _insert_rows(
             f"See {settings.HELP_URL}#project-size-limit for more information.",
             reason="project-too-large",
         )
-    existing = _existing_file(filename=filename, blake2_256=content.digests["blake2_256"])
-    if existing is not None:
-        return UploadResult(file=_identical_or_refuse(existing, filename, content), created=False)
-    if FilenameRegistry.objects.filter(filename=filename).exists():
-        raise bad_request(
-            "This filename was previously used by a file that has since been deleted. Use a "
-            f"different version. See {settings.HELP_URL}#file-name-reuse for more information.",
-            reason="filename-reused",
-        )
+    if recheck_file:
+        # The first attempt relies on the checks before the lock: a file or name taken since
+        # then breaks a unique constraint (File.filename, its digests, FilenameRegistry), and
+        # the retry, here, answers as the checks would have.
+        existing = _existing_file(filename=filename, blake2_256=content.digests["blake2_256"])
+        if existing is not None:
+            return UploadResult(
+                file=_identical_or_refuse(existing, filename, content), created=False
+            )
+        _check_filename_unused(filename)
 
     # What the upload uses of an existing release: its 40-odd columns cost more to select
     # than the lookup itself.

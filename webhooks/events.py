@@ -14,6 +14,7 @@ from django.db.models import Q
 from packages.events import EventTag
 from packages.models import File, ProjectEvent
 from pypi_site.jobs import enqueue
+from pypi_site.prepared import PreparedObjects
 from webhooks.jobs import deliver
 from webhooks.models import Delivery, EventKind, Subscription
 
@@ -51,10 +52,12 @@ def dispatch(event: ProjectEvent) -> list[Delivery]:
     kind = KINDS_BY_TAG.get(event.tag)
     if kind is None:
         return []
-    scope = Q(all_projects=True)
     if event.project_id is not None:
-        scope |= Q(project_id=event.project_id)
-    subscriptions = list(Subscription.objects.filter(scope, active=True).order_by("pk"))
+        subscriptions = _SUBSCRIPTIONS_OF_PROJECT.all(project_id=event.project_id)
+    else:
+        subscriptions = list(
+            Subscription.objects.filter(all_projects=True, active=True).order_by("pk")
+        )
     wanted = {k for subscription in subscriptions for k in subscription.events}
     kinds = [kind] if kind in wanted else []
     if (
@@ -70,6 +73,16 @@ def dispatch(event: ProjectEvent) -> list[Delivery]:
         if k in subscription.events
     ]
     return deliveries
+
+
+# Every upload asks this (nearly always to find nothing); compiled once (pypi_site/prepared.py).
+_SUBSCRIPTIONS_OF_PROJECT = PreparedObjects(
+    Subscription,
+    lambda project_id: Subscription.objects.filter(
+        Q(all_projects=True) | Q(project_id=project_id), active=True
+    ).order_by("pk"),
+    project_id=int,
+)
 
 
 def _is_first_file(event: ProjectEvent) -> bool:

@@ -153,3 +153,58 @@ def test_a_failing_job_is_retried_then_shows_as_failed_to_staff(client, tmp_path
     assert response.status_code == 200
     assert job.id in response.content.decode()
     queue.failed_job_registry.remove(job.id, delete_job=True)
+
+
+_started: list[str] = []
+
+
+def _note(tag: str) -> None:
+    _started.append(tag)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_held_jobs_start_once_each_when_the_block_ends(settings):
+    """An upload's new release and its file enqueue the same page job: it runs once, after the
+    block (in the embedded default, after the upload lets go of the write lock)."""
+    from django.db import transaction
+
+    settings.REDIS_URL = ""
+    _started.clear()
+    with jobs.jobs_held():
+        with transaction.atomic():
+            jobs.enqueue(_note, "pages")
+            jobs.enqueue(_note, "pages")
+            jobs.enqueue(_note, "other")
+        with transaction.atomic():
+            jobs.enqueue(_note, "pages")
+        assert _started == []  # Committed, but held.
+        with pytest.raises(RuntimeError), transaction.atomic():
+            jobs.enqueue(_note, "rolled back")
+            raise RuntimeError
+    assert _started == ["pages", "other"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_held_jobs_still_start_when_the_block_fails_after_a_commit(settings):
+    from django.db import transaction
+
+    settings.REDIS_URL = ""
+    _started.clear()
+    with pytest.raises(RuntimeError), jobs.jobs_held():
+        with transaction.atomic():
+            jobs.enqueue(_note, "committed")
+        raise RuntimeError
+    assert _started == ["committed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_held_jobs_go_to_the_queue_once_each_with_redis(settings, monkeypatch):
+    from django.db import transaction
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    queued = []
+    monkeypatch.setattr(jobs, "_enqueue_or_run", lambda func, *args: queued.append(args))
+    with jobs.jobs_held(), transaction.atomic():
+        jobs.enqueue(_note, "pages")
+        jobs.enqueue(_note, "pages")
+    assert queued == [("pages",)]
