@@ -283,7 +283,9 @@ def build_report(
         pg_setup = (
             "\n  **PostgreSQL rows**: the same gunicorn settings with `DATABASE_URL` (a database "
             "of the benchmark's own, created afresh each round) and `REDIS_URL` (cache and job "
-            "queue; these uploads enqueue no job), files on local disk under "
+            "queue: each upload queues one job, its project's pages, and no rqworker runs "
+            "during the measurement, so that rendering is not in these rows), files on local "
+            "disk under "
             "`bench/.work/run/index-pg-data`. Measured for uploads only. PostgreSQL's and "
             "Redis's own processes are outside the index's process group: their CPU is not in "
             "its CPU row but in the other work."

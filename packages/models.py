@@ -40,7 +40,16 @@ class LiveManager(models.Manager):
     access use the base manager, which sees them too."""
 
     def get_queryset(self) -> models.QuerySet:
-        return super().get_queryset().filter(deleted_at__isnull=True)
+        # Every `objects` call starts here; building the filter each time cost more than some of
+        # the queries it starts (an upload makes several), so its query is built once per
+        # model and cloned, as `QuerySet.all()` clones.
+        live = self.__dict__.get("_live_query")
+        if live is None or live.model is not self.model:
+            live = super().get_queryset().filter(deleted_at__isnull=True).query
+            self._live_query = live
+        return self._queryset_class(
+            model=self.model, query=live.chain(), using=self._db, hints=self._hints
+        )
 
 
 class AllRowsManager(models.Manager):
