@@ -15,6 +15,7 @@ from django.core.cache import cache
 
 from packages.models import AdminFlag
 from packages.permissions import Denial
+from pypi_site.prepared import PreparedQuery
 
 Flag = AdminFlag.Flag
 
@@ -46,7 +47,13 @@ def enabled_flags(*, fresh: bool = False) -> dict[str, str]:
 
 
 def _flags_from_database() -> dict[str, str]:
-    return dict(AdminFlag.objects.filter(enabled=True).values_list("id", "banner"))
+    return dict(_ENABLED_FLAGS.rows())
+
+
+# Every upload asks this; compiled once (pypi_site/prepared.py).
+_ENABLED_FLAGS = PreparedQuery(
+    lambda: AdminFlag.objects.filter(enabled=True).values_list("id", "banner")
+)
 
 
 def is_enabled(flag: str, *, fresh: bool = False) -> bool:

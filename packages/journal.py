@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,27 +36,101 @@ def record_change(
     search indexes (names, the latest release's text, the release count) as it was, as a new
     file does, so the project's search document is not rewritten.
 
-    On PostgreSQL, sequence values are handed out before commit, so two writers could commit
+    Inside a `changes_written_together` block the row is written when the block ends (the
+    entry has no id until then); otherwise now.
+    """
+    assert transaction.get_connection().in_atomic_block, "journal rows belong to a transaction"
+    change = _Change(
+        project=project,
+        entry=JournalEntry(
+            name=project.name,
+            version=version,
+            action=action,
+            submitted_by=user if user is not None and user.is_authenticated else None,
+            submitted_by_name=actor_name(user),
+        ),
+        project_updates=project_updates or {},
+        changes_search=changes_search,
+    )
+    pending = getattr(_pending, "changes", None)
+    if pending is not None:
+        pending.append(change)
+    else:
+        _write([change])
+    return change.entry
+
+
+@dataclass
+class _Change:
+    project: Project
+    entry: JournalEntry
+    project_updates: dict[str, Any]
+    changes_search: bool
+
+
+_pending = threading.local()
+
+
+@contextmanager
+def changes_written_together() -> Iterator[None]:
+    """The journal rows recorded inside this block (within one transaction) are written when
+    it ends: one INSERT for them all and one UPDATE per project, in place of an INSERT and an
+    UPDATE each. An upload of a new version records two ("new release", its file). A block
+    left by an exception writes nothing: its transaction is being rolled back."""
+    if getattr(_pending, "changes", None) is not None:
+        yield  # The enclosing block writes them.
+        return
+    _pending.changes = []
+    try:
+        yield
+        changes = _pending.changes
+    finally:
+        _pending.changes = None
+    _write(changes)
+
+
+def _write(changes: list[_Change]) -> None:
+    """On PostgreSQL, sequence values are handed out before commit, so two writers could commit
     serials out of order and a mirror polling `since serial N` would skip one. A transaction
     advisory lock makes journal inserts commit in id order. SQLite already serializes writers.
     """
+    if not changes:
+        return
     assert transaction.get_connection().in_atomic_block, "journal rows belong to a transaction"
+    by_project: dict[int, list[_Change]] = {}
+    for change in changes:
+        by_project.setdefault(change.project.pk, []).append(change)
+    # Before the lock, which every writer of every project waits on: the search documents
+    # depend on the project's rows, not on the journal.
+    refresh_search_documents(
+        project_ids=[pk for pk, group in by_project.items() if any(c.changes_search for c in group)]
+    )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_JOURNAL_LOCK_KEY])
-    entry = JournalEntry.objects.create(
-        name=project.name,
-        version=version,
-        action=action,
-        submitted_by=user if user is not None and user.is_authenticated else None,
-        submitted_by_name=actor_name(user),
-    )
-    Project.objects.filter(pk=project.pk).update(last_serial=entry.pk, **(project_updates or {}))
-    project.last_serial = entry.pk
-    if changes_search:
-        refresh_search_documents(project_ids=[project.pk])
-    project_changed(normalized_name=project.normalized_name)
-    return entry
+    if len(changes) == 1:
+        changes[0].entry.save(force_insert=True)
+    else:
+        JournalEntry.objects.bulk_create([change.entry for change in changes])
+    for project_changes in by_project.values():
+        _update_project(project_changes)
+
+
+def _update_project(changes: list[_Change]) -> None:
+    """One UPDATE for the project's new last serial and its other columns (two changes that
+    set one column, say two files' sizes, each get theirs)."""
+    rows = Project.objects.filter(pk=changes[0].project.pk)
+    updates: dict[str, Any] = {}
+    for change in changes:
+        if updates.keys() & change.project_updates.keys():
+            rows.update(**updates)
+            updates = {}
+        updates.update(change.project_updates)
+    serial = max(change.entry.pk for change in changes)
+    rows.update(last_serial=serial, **updates)
+    for change in changes:
+        change.project.last_serial = serial
+    project_changed(normalized_name=changes[-1].project.normalized_name)
 
 
 def last_serial() -> int:

@@ -47,7 +47,7 @@ class PreparedQuery:
     type (`int` or `str`). `rows(**values)` runs it and returns its rows as tuples."""
 
     def __init__(self, build: Callable[..., QuerySet], **types: type) -> None:
-        if not types or any(kind not in (int, str) for kind in types.values()):
+        if any(kind not in (int, str) for kind in types.values()):
             raise TypeError("PreparedQuery parameters are int or str")
         self.build = build
         self.types = types

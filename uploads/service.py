@@ -34,6 +34,7 @@ from packages import collaboration, filenames, flags, moderation, permissions
 from packages.archives import ArchiveError, check_wheel_metadata, inspect_sdist, inspect_wheel
 from packages.events import record_project_event
 from packages.filenames import FilenameError
+from packages.journal import changes_written_together
 from packages.models import File, FilenameRegistry, PackageType, Project, RoleName
 from packages.names import is_stdlib_name, normalize_name
 from packages.releases import add_file, create_project, create_release, find_project, find_release
@@ -373,6 +374,7 @@ def _delete_unreferenced(keys: list[str]) -> None:
 
 
 @transaction.atomic
+@changes_written_together()  # The upload's journal rows, in one INSERT at the end.
 def _insert_rows(
     *,
     form: UploadForm,
