@@ -85,3 +85,27 @@ def test_prepared_objects_are_the_querysets_instances():
     )
     with transaction.atomic():
         assert locked.first(name="alpha").name == "alpha"
+
+
+def test_a_query_without_parameters_and_one_on_a_32_bit_column():
+    """The admin flags' lookup takes no parameter. auth_user's id is a 32-bit integer: on
+    PostgreSQL Django answers "no rows" for a value such a column cannot hold, so the
+    stand-in must fit it, or the lookup would be compiled to nothing."""
+    from packages.models import AdminFlag, Role, RoleName
+    from tests.factories import make_project
+
+    AdminFlag.objects.update_or_create(
+        id=AdminFlag.Flag.READ_ONLY, defaults={"enabled": True, "banner": "maintenance"}
+    )
+    enabled = PreparedQuery(
+        lambda: AdminFlag.objects.filter(enabled=True).values_list("id", "banner")
+    )
+    assert enabled.rows() == [(AdminFlag.Flag.READ_ONLY.value, "maintenance")]
+    alice = make_user("alice")
+    project = make_project("demo")
+    Role.objects.create(user=alice, project=project, role_name=RoleName.OWNER)
+    roles = PreparedQuery(
+        lambda user_id: Role.objects.filter(user_id=user_id).values_list("role_name"),
+        user_id=int,
+    )
+    assert roles.rows(user_id=alice.pk) == [(RoleName.OWNER.value,)]
