@@ -223,7 +223,19 @@ class Release(models.Model):
                 name="unique_live_release_version",
             )
         ]
-        indexes = [models.Index(fields=["project", "sort_order"])]
+        indexes = [
+            models.Index(fields=["project", "sort_order"]),
+            # The project's "latest" release as search and the project page pick it (not
+            # yanked, then final, then highest): one index entry, not a sort of them all.
+            models.Index(
+                "project",
+                "yanked",
+                "is_prerelease",
+                models.OrderBy(models.F("sort_order"), descending=True),
+                condition=Q(deleted_at__isnull=True),
+                name="packages_release_latest_live",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.project.name} {self.version}"
