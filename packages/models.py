@@ -410,6 +410,13 @@ class JournalEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "journal entries"
+        indexes = [
+            # A project's entries newest first (the admin's search by name, a project's
+            # history): read backwards from its newest one. With the name index alone,
+            # PostgreSQL walked the whole journal backwards by id, betting that the project's
+            # rows were spread through it (1.4 s, 22 s from disk, at 12 million rows).
+            models.Index(fields=["name", "id"], name="packages_journal_name_id"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.name} {self.version} {self.action}"
