@@ -42,6 +42,8 @@ def record_change(
     assert transaction.get_connection().in_atomic_block, "journal rows belong to a transaction"
     change = _Change(
         project=project,
+        # Kept now: a project deleted later in the transaction has no pk when rows are written.
+        project_id=project.pk,
         entry=JournalEntry(
             name=project.name,
             version=version,
@@ -63,6 +65,7 @@ def record_change(
 @dataclass
 class _Change:
     project: Project
+    project_id: int
     entry: JournalEntry
     project_updates: dict[str, Any]
     changes_search: bool
@@ -99,7 +102,7 @@ def _write(changes: list[_Change]) -> None:
     assert transaction.get_connection().in_atomic_block, "journal rows belong to a transaction"
     by_project: dict[int, list[_Change]] = {}
     for change in changes:
-        by_project.setdefault(change.project.pk, []).append(change)
+        by_project.setdefault(change.project_id, []).append(change)
     # Before the lock, which every writer of every project waits on: the search documents
     # depend on the project's rows, not on the journal.
     refresh_search_documents(
@@ -119,7 +122,7 @@ def _write(changes: list[_Change]) -> None:
 def _update_project(changes: list[_Change]) -> None:
     """One UPDATE for the project's new last serial and its other columns (two changes that
     set one column, say two files' sizes, each get theirs)."""
-    rows = Project.objects.filter(pk=changes[0].project.pk)
+    rows = Project.objects.filter(pk=changes[0].project_id)
     updates: dict[str, Any] = {}
     for change in changes:
         if updates.keys() & change.project_updates.keys():

@@ -74,3 +74,15 @@ def test_a_block_left_by_an_exception_writes_nothing():
         raise RuntimeError
     assert JournalEntry.objects.count() == before
     assert Project.objects.get(pk=demo.pk).last_serial == serial
+
+
+def test_a_project_deleted_later_in_the_block_keeps_its_journal_row():
+    """As when an upload makes way for a local project by deleting the upstream copy."""
+    doomed = make_project("doomed")
+    before = JournalEntry.objects.count()
+    with transaction.atomic(), changes_written_together():
+        record_change(project=doomed, action="remove project")
+        Project.objects.filter(pk=doomed.pk).delete()
+        doomed.pk = None
+    assert JournalEntry.objects.count() == before + 1
+    assert JournalEntry.objects.latest("pk").name == "doomed"
