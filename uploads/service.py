@@ -88,10 +88,8 @@ def upload_file(
     _check_file(form=form, content=content)
     path = filenames.storage_path(blake2_256=content.digests["blake2_256"], filename=filename)
 
-    existing = _existing_file(filename=filename, blake2_256=content.digests["blake2_256"])
-    if existing is not None:
-        return UploadResult(file=_identical_or_refuse(existing, filename, content), created=False)
-    _check_filename_unused(filename)
+    if (identical := _identical_file_or_refuse_taken(filename, content)) is not None:
+        return UploadResult(file=identical, created=False)
 
     metadata = _inspect_archive(form=form, content=content)
     # Check 22, before anything is stored: a refused attestation leaves nothing behind.
@@ -225,14 +223,30 @@ _PROJECT_LOCKED = PreparedObjects(
 )
 
 
-def _check_filename_unused(filename: str) -> None:
+def _identical_file_or_refuse_taken(filename: str, content: HashedUpload) -> File | None:
+    """Checks 15 and 16: the identical file already uploaded (the upload succeeds with it), or
+    a refusal when the name or the bytes are taken; None when both are free. A name in the
+    registry with no file row was deleted for good, unless a concurrent upload committed its
+    file between the two lookups: the file is looked for again, so that upload's file is
+    what the refusal names."""
+    blake2_256 = content.digests["blake2_256"]
+    existing = _existing_file(filename=filename, blake2_256=blake2_256)
+    if existing is None and _REGISTERED_NAME.first(filename=filename) is not None:
+        existing = _existing_file(filename=filename, blake2_256=blake2_256)
+        if existing is None:
+            _refuse_reused_filename()
+    if existing is None:
+        return None
+    return _identical_or_refuse(existing, filename, content)
+
+
+def _refuse_reused_filename() -> None:
     """Check 16: a name in the registry that no file row has any more was deleted for good."""
-    if _REGISTERED_NAME.first(filename=filename) is not None:
-        raise bad_request(
-            "This filename was previously used by a file that has since been deleted. Use a "
-            f"different version. See {settings.HELP_URL}#file-name-reuse for more information.",
-            reason="filename-reused",
-        )
+    raise bad_request(
+        "This filename was previously used by a file that has since been deleted. Use a "
+        f"different version. See {settings.HELP_URL}#file-name-reuse for more information.",
+        reason="filename-reused",
+    )
 
 
 def _identical_or_refuse(existing: File, filename: str, content: HashedUpload) -> File:
@@ -433,16 +447,11 @@ def _insert_rows(
             f"See {settings.HELP_URL}#project-size-limit for more information.",
             reason="project-too-large",
         )
-    if recheck_file:
-        # The first attempt relies on the checks before the lock: a file or name taken since
-        # then breaks a unique constraint (File.filename, its digests, FilenameRegistry), and
-        # the retry, here, answers as the checks would have.
-        existing = _existing_file(filename=filename, blake2_256=content.digests["blake2_256"])
-        if existing is not None:
-            return UploadResult(
-                file=_identical_or_refuse(existing, filename, content), created=False
-            )
-        _check_filename_unused(filename)
+    # The first attempt relies on the checks before the lock: a file or name taken since then
+    # breaks a unique constraint (File.filename, its digests, FilenameRegistry), and the retry,
+    # here, answers as the checks would have.
+    if recheck_file and (identical := _identical_file_or_refuse_taken(filename, content)):
+        return UploadResult(file=identical, created=False)
 
     # What the upload uses of an existing release: its 40-odd columns cost more to select
     # than the lookup itself.
