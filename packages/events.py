@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.actors import actor_name
 from packages.models import Project, ProjectEvent
+from pypi_site.prepared import PreparedInsert
 
 
 class EventTag:
@@ -41,6 +42,10 @@ class EventTag:
     NAME_ALLOW = "project:name:allow"
 
 
+# Every upload records one (pypi_site/prepared.py).
+_INSERT_EVENT = PreparedInsert(ProjectEvent)
+
+
 def record_project_event(
     *,
     project: Project,
@@ -51,7 +56,7 @@ def record_project_event(
 ) -> ProjectEvent:
     """Add an event; a project deleted in the same transaction keeps its name on the row."""
     by = user if user is not None and user.is_authenticated else None
-    return ProjectEvent.objects.create(
+    return _INSERT_EVENT.create(
         project=project if project.pk else None,
         project_name=project.name,
         tag=tag,

@@ -31,7 +31,7 @@ from packages.models import (
 from packages.names import lookup_name, normalize_name, ultranormalize_name
 from packages.versions import canonical_version, lookup_version
 from pypi_site.jobs import enqueue
-from pypi_site.prepared import PreparedObjects, PreparedQuery
+from pypi_site.prepared import PreparedInsert, PreparedObjects, PreparedQuery
 
 
 class ReleaseNotFound(LookupError):
@@ -98,7 +98,7 @@ def create_release(
     version = metadata["version"]
     parsed = Version(version)
     place = _free_place(project, parsed)
-    release = Release.objects.create(
+    release = _INSERT_RELEASE.create(
         project=project,
         version=version,
         canonical_version=canonical_version(version),
@@ -124,11 +124,18 @@ def create_release(
 SORT_GAP = 1024
 
 
-_NEWEST_RELEASE = PreparedQuery(
+# Every upload of a new version or file adds these rows (pypi_site/prepared.py).
+_INSERT_RELEASE = PreparedInsert(Release)
+_INSERT_FILE = PreparedInsert(File)
+_INSERT_FILENAME = PreparedInsert(FilenameRegistry)
+
+# The newest releases, enough to place the usual backport (a fix to the previous series, or
+# uploads of consecutive versions arriving out of order) without reading every release.
+_NEWEST_RELEASES = PreparedQuery(
     lambda project_id: (
         Release.all_objects.filter(project_id=project_id)
-        .order_by("-sort_order")
-        .values_list("version", "sort_order")[:1]
+        .order_by("-sort_order", "-pk")
+        .values_list("version", "sort_order")[:16]
     ),
     project_id=int,
 )
@@ -140,19 +147,23 @@ def _free_place(project: Project, parsed: Version) -> int | None:
     `create_release`), or its neighbours have no free number left between them.
 
     The usual release is newer than all before it: it goes SORT_GAP after the last (one query).
-    A backport is placed by binary search, so only O(log n) of the project's versions are
-    parsed. Deleted releases keep their place, so the point-in-time view orders them too.
+    A backport newer than the 16th newest release is placed among those; an older one reads
+    the project's releases and is placed by binary search, so only O(log n) of their versions
+    are parsed. Deleted releases keep their place, so the point-in-time view orders them too.
     """
-    newest = _NEWEST_RELEASE.first(project_id=project.pk)
-    if newest is None:
+    newest = _NEWEST_RELEASES.rows(project_id=project.pk)
+    if not newest:
         return 0
-    if Version(newest[0]) < parsed:
-        return newest[1] + SORT_GAP
-    rows = list(
-        Release.all_objects.filter(project=project)
-        .order_by("sort_order", "pk")
-        .values_list("version", "sort_order")
-    )
+    if Version(newest[0][0]) < parsed:
+        return newest[0][1] + SORT_GAP
+    if len(newest) < 16 or Version(newest[-1][0]) < parsed:
+        rows = newest[::-1]
+    else:
+        rows = list(
+            Release.all_objects.filter(project=project)
+            .order_by("sort_order", "pk")
+            .values_list("version", "sort_order")
+        )
     orders = [order for _version, order in rows]
     if any(later <= earlier for earlier, later in itertools.pairwise(orders)):
         return None
@@ -182,8 +193,8 @@ def _reorder_releases(project: Project) -> None:
 
 def add_file(*, release: Release, user: AbstractBaseUser, **fields) -> File:
     """Record a stored file; the filename joins the registry for good."""
-    file = File.objects.create(release=release, uploader=user, **fields)
-    FilenameRegistry.objects.create(filename=file.filename)
+    file = _INSERT_FILE.create(release=release, uploader=user, **fields)
+    _INSERT_FILENAME.create(filename=file.filename)
     record_change(
         project=release.project,
         version=release.version,

@@ -109,3 +109,66 @@ def test_a_query_without_parameters_and_one_on_a_32_bit_column():
         user_id=int,
     )
     assert roles.rows(user_id=alice.pk) == [(RoleName.OWNER.value,)]
+
+
+def test_a_prepared_insert_is_the_orms_create():
+    """The same row and instance as `objects.create`, its signals sent, for any values."""
+    from django.db.models import signals
+
+    from packages.models import ProjectEvent
+    from pypi_site.prepared import PreparedInsert
+    from tests.factories import make_project
+
+    project, user = make_project("demo"), make_user("alice")
+    saved = []
+
+    def receiver(sender, instance, created: bool, **kwargs):
+        saved.append((instance.pk, created))
+
+    signals.post_save.connect(receiver, sender=ProjectEvent)
+    try:
+        insert = PreparedInsert(ProjectEvent)
+        values = [
+            {"project": project, "project_name": "demo", "tag": "a", "user": user},
+            {
+                "project": None,
+                "project_name": "gone",
+                "tag": "b",
+                "ip_address": "10.0.0.1",
+                "additional": {"nested": ["é", 1, None]},
+            },
+        ]
+        for fields in values:
+            ours = insert.create(**fields)
+            theirs = ProjectEvent.objects.create(**fields)
+            assert ours.pk and ours.pk != theirs.pk and not ours._state.adding
+            assert ours.time is not None  # auto_now_add, as the ORM sets it.
+            row = ProjectEvent.objects.values().get(pk=ours.pk)
+            other = ProjectEvent.objects.values().get(pk=theirs.pk)
+            for row_ in (row, other):
+                del row_["id"], row_["time"]
+            assert row == other
+        assert [was_created for _pk, was_created in saved] == [True] * 4
+    finally:
+        signals.post_save.disconnect(receiver, sender=ProjectEvent)
+
+
+def test_a_prepared_insert_hands_expressions_to_the_orm_and_fails_as_it_does():
+    from django.db import IntegrityError, connection, transaction
+    from django.db.models import Value
+    from django.db.models.functions import Lower
+
+    from packages.models import FilenameRegistry
+    from pypi_site.prepared import PreparedInsert
+
+    insert = PreparedInsert(FilenameRegistry)
+    assert insert.create(filename=Lower(Value("Demo-1.0.TAR.GZ"))).pk
+    assert FilenameRegistry.objects.filter(filename="demo-1.0.tar.gz").exists()
+    insert.create(filename="demo-2.0.tar.gz")
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            insert.create(filename="demo-2.0.tar.gz")
+        # As after a failed save(): the transaction can only be rolled back.
+        assert connection.needs_rollback
+        transaction.set_rollback(True)
+    assert FilenameRegistry.objects.count() == 2

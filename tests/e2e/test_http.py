@@ -180,3 +180,28 @@ def test_a_large_json_document_is_sent_from_its_stored_file(index_server):
     assert head.status_code == 200 and head.content == b""
     again = index_server.get(path, headers={"If-None-Match": plain.headers["ETag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_an_upload_closes_its_connection_and_a_read_keeps_it(index_server):
+    """pypi_site/gunicorn.py: a client's next upload must be free to go to another worker, so
+    the answer to an upload closes the connection; reads keep theirs (pip reuses one)."""
+    import requests
+
+    from tests.dists import make_wheel
+    from tests.e2e.helpers import post_wheel
+
+    session = requests.Session()
+    read = session.get(f"{index_server.url}/simple/", timeout=30)
+    assert read.status_code == 200 and read.headers["Connection"].lower() == "keep-alive"
+    filename, content = make_wheel("closing-demo", "1.0")
+    upload = post_wheel(
+        session, index_server.url, index_server.token,
+        name="closing-demo", version="1.0", filename=filename, content=content,
+    )  # fmt: skip
+    assert upload.status_code == 200, upload.text
+    assert upload.headers["Connection"].lower() == "close"
+    refused = post_wheel(
+        session, index_server.url, index_server.token,
+        name="closing-demo", version="1.0", filename=filename, content=b"other bytes",
+    )  # fmt: skip
+    assert refused.status_code == 400 and refused.headers["Connection"].lower() == "close"

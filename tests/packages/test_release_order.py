@@ -70,6 +70,36 @@ def test_backport_into_a_large_project_moves_no_other_release():
     assert 500 * SORT_GAP < middle.sort_order < 501 * SORT_GAP
 
 
+def test_a_recent_backport_reads_only_the_newest_releases():
+    """Consecutive versions uploaded at once may commit out of order; placing one of them must
+    not read all of a large project's releases. An older backport still reads them all."""
+    user = make_user()
+    project = make_project("demo", owner=user)
+    Release.objects.bulk_create(
+        Release(
+            project=project,
+            version=f"1.0.{i}",
+            canonical_version=f"1.0.{i}",
+            sort_order=i * SORT_GAP,
+        )
+        for i in range(0, 1000, 2)
+    )
+
+    def releases_read(queries) -> int:
+        selects = [q["sql"] for q in queries.captured_queries if "packages_release" in q["sql"]]
+        return sum("LIMIT" not in sql for sql in selects if sql.startswith("SELECT"))
+
+    with CaptureQueriesContext(connection) as recent:
+        late = add(project, "1.0.991", user)
+    assert releases_read(recent) == 0
+    assert ordered_versions(project)[-6:] == [f"1.0.{i}" for i in (990, 991, 992, 994, 996, 998)]
+    assert 990 * SORT_GAP < late.sort_order < 992 * SORT_GAP
+    with CaptureQueriesContext(connection) as old:
+        add(project, "1.0.3", user)
+    assert releases_read(old) == 1
+    assert ordered_versions(project)[:4] == ["1.0.0", "1.0.2", "1.0.3", "1.0.4"]
+
+
 def test_a_dense_order_is_renumbered_with_gaps_once():
     """Releases numbered 0, 1, 2... (an earlier version of this index, imports) leave no room:
     the first backport renumbers the project SORT_GAP apart, the next ones move nothing."""

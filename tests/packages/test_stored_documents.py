@@ -102,6 +102,27 @@ def test_a_burst_of_uploads_leaves_rendering_to_the_first_reader(client, upload,
     assert stored_copy("simple-html").serial == project.last_serial
 
 
+def test_workers_ending_uploads_at_once_render_once_per_interval(upload, monkeypatch):
+    """Inline, every worker whose upload ends just after the interval ran out would render the
+    same pages at once; the first to claim the interval in the shared cache renders, the
+    others postpone, even before its copy is stored. The claim ends with the interval."""
+    from packages import documents
+
+    monkeypatch.setattr(publishing, "INLINE_RENDER_INTERVAL", timedelta(minutes=5))
+    upload("1.0", run_jobs=False)
+    project = Project.objects.get(normalized_name="demo")
+    # Another worker's upload claimed the interval and is still rendering: nothing stored yet.
+    assert cache.add(f"render-claim:{project.pk}", 1, timeout=300)
+    assert set(
+        documents.render_project(normalized_name="demo", not_within=timedelta(minutes=5)).values()
+    ) == {documents.POSTPONED}
+    assert not StoredDocument.objects.filter(project=project).exists()
+    cache.delete(f"render-claim:{project.pk}")
+    outcomes = documents.render_project(normalized_name="demo", not_within=timedelta(minutes=5))
+    assert set(outcomes.values()) == {documents.WRITTEN}
+    assert stored_copy("simple-html").serial == project.last_serial
+
+
 def test_a_change_stores_every_document_at_the_new_serial(upload):
     upload("1.0")
     project = Project.objects.get(normalized_name="demo")

@@ -249,3 +249,38 @@ def test_tar_reading_is_bounded_in_time(client, token, settings):
     response = post_upload(client, sdist(content), token)
     assert_refused(response, 400, "Invalid distribution file. File took longer than 0 seconds")
     assert_nothing_stored()
+
+
+def tar_then(tail: bytes, *, mode: str) -> bytes:
+    """A tar archive (compressed per `mode`) with `tail` appended: a zip read from its end
+    still opens, so a wheel appended this way is both a zip and a tar."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        info, body = tar_member("demo/__init__.py", b"x = 1\n")
+        archive.addfile(info, io.BytesIO(body))
+    return buffer.getvalue() + tail
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_a_wheel_that_is_also_a_tar_is_refused(client, token, mode):
+    from tests.factories import wheel_upload
+
+    upload = wheel_upload()
+    upload.content = tar_then(upload.content, mode=mode)
+    zipfile.ZipFile(io.BytesIO(upload.content)).testzip()  # Still a readable zip.
+    response = post_upload(client, upload, token)
+    assert_refused(response, 400, "Invalid distribution file. File is both a zip and a tar file")
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize("mode", [None, "w", "w:gz", "w:bz2", "w:xz"])
+def test_the_tar_check_answers_as_tarfile_does(tmp_path, mode):
+    from packages.archives import _is_tar
+    from tests.dists import make_wheel
+
+    _filename, wheel = make_wheel()
+    path = tmp_path / "file"
+    path.write_bytes(wheel if mode is None else tar_then(wheel, mode=mode))
+    assert _is_tar(str(path)) == tarfile.is_tarfile(str(path)) == (mode is not None)
+    path.write_bytes(b"\x1f\x8b not really gzip" + wheel)
+    assert _is_tar(str(path)) is tarfile.is_tarfile(str(path)) is False
