@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -26,13 +25,13 @@ def record_change(
     action: str,
     version: str = "",
     user: AbstractBaseUser | None = None,
-    project_updates: dict[str, Any] | None = None,
+    size_delta: int = 0,
     changes_search: bool = True,
 ) -> JournalEntry:
     """Append a journal row and make it the project's last serial.
 
-    `project_updates` are other columns of the project row to set in the same UPDATE (one
-    statement less on the upload path). `changes_search=False` says the change leaves what
+    `size_delta` is added to the project's `total_size` in the same UPDATE (one statement less
+    on the upload path). `changes_search=False` says the change leaves what
     search indexes (names, the latest release's text, the release count) as it was, as a new
     file does, so the project's search document is not rewritten.
 
@@ -51,7 +50,7 @@ def record_change(
             submitted_by=user if user is not None and user.is_authenticated else None,
             submitted_by_name=actor_name(user),
         ),
-        project_updates=project_updates or {},
+        size_delta=size_delta,
         changes_search=changes_search,
     )
     pending = getattr(_pending, "changes", None)
@@ -67,7 +66,7 @@ class _Change:
     project: Project
     project_id: int
     entry: JournalEntry
-    project_updates: dict[str, Any]
+    size_delta: int
     changes_search: bool
 
 
@@ -120,20 +119,24 @@ def _write(changes: list[_Change]) -> None:
 
 
 def _update_project(changes: list[_Change]) -> None:
-    """One UPDATE for the project's new last serial and its other columns (two changes that
-    set one column, say two files' sizes, each get theirs)."""
-    rows = Project.objects.filter(pk=changes[0].project_id)
-    updates: dict[str, Any] = {}
-    for change in changes:
-        if updates.keys() & change.project_updates.keys():
-            rows.update(**updates)
-            updates = {}
-        updates.update(change.project_updates)
+    """One UPDATE for the project's new last serial and total size. Its SQL is written out:
+    compiling the queryset update with an F() expression was 6% of an upload's CPU."""
     serial = max(change.entry.pk for change in changes)
-    rows.update(last_serial=serial, **updates)
+    size_delta = sum(change.size_delta for change in changes)
+    with connection.cursor() as cursor:
+        cursor.execute(_update_project_sql(), [serial, size_delta, changes[0].project_id])
     for change in changes:
         change.project.last_serial = serial
     project_changed(normalized_name=changes[-1].project.normalized_name)
+
+
+def _update_project_sql() -> str:
+    quote, fields = connection.ops.quote_name, Project._meta
+    table = quote(fields.db_table)
+    serial = quote(fields.get_field("last_serial").column)
+    total = quote(fields.get_field("total_size").column)
+    key = quote(fields.pk.column)
+    return f"UPDATE {table} SET {serial} = %s, {total} = {total} + %s WHERE {key} = %s"
 
 
 def last_serial() -> int:

@@ -200,7 +200,7 @@ def add_file(*, release: Release, user: AbstractBaseUser, **fields) -> File:
         version=release.version,
         action=f"add {file.python_version} file {file.filename}",
         user=user,
-        project_updates={"total_size": F("total_size") + file.size},
+        size_delta=file.size,
         changes_search=False,
     )
     return file

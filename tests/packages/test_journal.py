@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from packages.journal import changes_written_together, record_change
@@ -27,7 +26,7 @@ def test_changes_written_together_are_the_rows_and_serial_one_by_one_would_give(
                 action=f"add py3 file {size}",
                 version="1.0",
                 user=user,
-                project_updates={"total_size": F("total_size") + size},
+                size_delta=size,
                 changes_search=False,
             )
         record_change(project=other, action="yank release", version="2.0")
