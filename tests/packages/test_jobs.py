@@ -208,3 +208,17 @@ def test_held_jobs_go_to_the_queue_once_each_with_redis(settings, monkeypatch):
         jobs.enqueue(_note, "pages")
         jobs.enqueue(_note, "pages")
     assert queued == [("pages",)]
+
+
+@needs_redis
+def test_jobs_are_queued_over_one_redis_connection_per_process():
+    """django_rq.get_queue opens a new connection on every call; jobs.enqueue_now must not."""
+    queue = _queue()
+    received = queue.connection.info("stats")["total_connections_received"]
+    for pk in range(20):
+        jobs.enqueue_now(recompute_project_size, pk)
+    assert queue.count == 20
+    opened = queue.connection.info("stats")["total_connections_received"] - received
+    # One for the process's queue (if this is its first job), one for INFO's own client.
+    assert opened <= 2, opened
+    queue.empty()
