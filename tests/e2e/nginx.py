@@ -45,7 +45,8 @@ class Nginx:
         return self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
 
 
-def config(*, root: Path, port: int, storage: Path, upstream: str) -> str:
+def config(*, root: Path, port: int, storage: Path, upstream: str, extra: str = "") -> str:
+    """`extra`: more of the http block (another server, as bench/static.py adds)."""
     # Workers of a master started as root switch to `nobody`, who cannot read pytest's private
     # temporary folders: keep them as the user running the tests.
     user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
@@ -75,22 +76,22 @@ http {{
         set $index_storage {storage};
         include {DEPLOY}/index.conf;
     }}
-}}
+{extra}}}
 """
 
 
 @contextlib.contextmanager
 def nginx_process(
-    root: Path, *, storage: Path, upstream: str, port: int | None = None
+    root: Path, *, storage: Path, upstream: str, port: int | None = None, extra: str = ""
 ) -> Iterator[Nginx]:
     """nginx on `port` serving `storage` (the app's DATA_DIR/files) in front of `upstream`
-    (host:port of the app server)."""
+    (host:port of the app server); `extra` goes into its http block."""
     binary = nginx_binary()
     assert binary, MISSING
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = root / "nginx.conf"
-    conf.write_text(config(root=root, port=port, storage=storage, upstream=upstream))
+    conf.write_text(config(root=root, port=port, storage=storage, upstream=upstream, extra=extra))
     check = subprocess.run(
         [binary, "-t", "-p", str(root), "-e", str(root / "error.log"), "-c", str(conf)],
         capture_output=True,
