@@ -98,3 +98,26 @@ def test_proxy_bench_command_line():
     )
     assert result.returncode == 0, result.stderr
     assert "--files" in result.stdout
+
+
+def test_static_pages_bench_command_line_and_table():
+    import argparse
+
+    from bench.static import TARGETS, report
+    from bench.workloads import WrkResult
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.static", "--help"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--connections" in result.stdout
+    args = argparse.Namespace(
+        files=10, repeat=2, duration=1.0, connections=[8], workers=4, threads=4
+    )
+    rates = {"plain files": [900, 1100], "static pages": [400, 600], "the app": [40, 60]}
+    results = {
+        ("big HTML", target, 8): [WrkResult(rps, 1.0, 2.0, 100, 0, "") for rps in rates[target]]
+        for target in TARGETS
+    }
+    table = report(results, {"big HTML": 1234}, args)
+    assert "| big HTML (1,234) | 8 | 1,000 | 500 | 50 | 0.50x | 2.0 | 2.0 | 2.0 |" in table
