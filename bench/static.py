@@ -172,11 +172,11 @@ def report(results: dict, sizes: dict, args: argparse.Namespace) -> str:
         "it, in the same nginx, a server that hands out copies of the same page files with "
         "`gzip_static` and nothing else. wrk with gzip accepted, medians of "
         f"{args.repeat} runs taken in turns, {os.cpu_count()} CPUs shared by wrk, nginx and "
-        "the app. The three send the same bytes (checked); the static pages add the Accept "
-        "negotiation, the app's headers and the page set's link to resolve.",
+        "the app. The three send the same bytes (checked, decompressed); the static pages "
+        "add the Accept negotiation, the app's headers and the page set's link to resolve.",
         "",
-        "| Page (gzip bytes) | Conn. | plain files req/s | static pages req/s | the app req/s "
-        "| static / plain | plain p99 ms | static p99 ms | app p99 ms |",
+        "| Page (bytes before gzip) | Conn. | plain files req/s | static pages req/s "
+        "| the app req/s | static / plain | plain p99 ms | static p99 ms | app p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for page, size in sizes.items():
