@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,13 +125,17 @@ def _update_project(changes: list[_Change]) -> None:
     serial = max(change.entry.pk for change in changes)
     size_delta = sum(change.size_delta for change in changes)
     with connection.cursor() as cursor:
-        cursor.execute(_update_project_sql(), [serial, size_delta, changes[0].project_id])
+        cursor.execute(
+            _update_project_sql(connection.vendor), [serial, size_delta, changes[0].project_id]
+        )
     for change in changes:
         change.project.last_serial = serial
     project_changed(normalized_name=changes[-1].project.normalized_name)
 
 
-def _update_project_sql() -> str:
+@functools.cache
+def _update_project_sql(vendor: str) -> str:
+    """Per database vendor, whose quoting the statement uses."""
     quote, fields = connection.ops.quote_name, Project._meta
     table = quote(fields.db_table)
     serial = quote(fields.get_field("last_serial").column)

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from packaging.version import Version
 
@@ -308,8 +308,8 @@ def delete_file(
         filename=file.filename,
         **_reason(reason),
     )
-    if file.deleted_at is None:
-        Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - file.size)
+    # A file deleted before (kept for history, now purged) no longer counts.
+    size_delta = -file.size if file.deleted_at is None else 0
     if purge:
         file.delete()
         _delete_stored_after_commit([file])
@@ -320,6 +320,7 @@ def delete_file(
         version=release.version,
         action=f"remove file {file.filename}",
         user=user,
+        size_delta=size_delta,
     )
 
 
@@ -342,7 +343,6 @@ def delete_release(
     )
     live = File.objects.filter(release=release)
     size = live.aggregate(s=Sum("size"))["s"] or 0
-    Project.objects.filter(pk=release.project_id).update(total_size=F("total_size") - size)
     if purge:
         files = list(File.all_objects.filter(release=release))
         release.delete()
@@ -356,6 +356,7 @@ def delete_release(
         version=release.version,
         action="remove release",
         user=user,
+        size_delta=-size,
     )
 
 

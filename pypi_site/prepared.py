@@ -32,6 +32,9 @@ from django.db.models import QuerySet, signals, sql
 _INT_MARK = -1_999_000_000
 _STR_MARK = "\x00prepared-parameter-{}\x00"
 
+# For each converted column: its position, the field's converters and their expression.
+_Converters = tuple[tuple[int, tuple[Callable, ...], Any], ...]
+
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -41,7 +44,7 @@ class _Compiled:
     slots: tuple[str | None, ...]
     constants: tuple[Any, ...]
     col_count: int
-    converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+    converters: _Converters
 
 
 class PreparedQuery:
@@ -106,16 +109,10 @@ class PreparedQuery:
             fetched = cursor.fetchall()
         if not compiled.converters:
             return [tuple(row[: compiled.col_count]) for row in fetched]
-        rows = []
-        for raw in fetched:
-            row = list(raw[: compiled.col_count])
-            for pos, convs, expression in compiled.converters:
-                value = row[pos]
-                for converter in convs:
-                    value = converter(value, expression, connection)
-                row[pos] = value
-            rows.append(tuple(row))
-        return rows
+        return [
+            tuple(_convert(list(raw[: compiled.col_count]), compiled.converters, connection))
+            for raw in fetched
+        ]
 
     def first(self, **values: Any) -> tuple | None:
         rows = self.rows(**values)
@@ -157,7 +154,7 @@ class _CompiledInsert:
     fields: tuple  # The columns, in the order of the SQL's parameters.
     returning: tuple  # What the database gives back (the primary key).
     returning_params: tuple
-    converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+    converters: _Converters
 
 
 class PreparedInsert:
@@ -278,7 +275,12 @@ class PreparedInsert:
             else:
                 table, column = self.model._meta.db_table, compiled.returning[0].column
                 row = [connection.ops.last_insert_id(cursor, table, column)]
-        for pos, convs, expression in compiled.converters:
-            for converter in convs:
-                row[pos] = converter(row[pos], expression, connection)
-        return row
+        return _convert(row, compiled.converters, connection)
+
+
+def _convert(row: list, converters: _Converters, connection) -> list:
+    """Apply the fields' converters to a fetched row, in place, as the ORM does on reading."""
+    for pos, convs, expression in converters:
+        for converter in convs:
+            row[pos] = converter(row[pos], expression, connection)
+    return row

@@ -50,11 +50,20 @@ def test_purging_a_file_removes_row_and_object(client, token):
     assert "previously used" in post_upload(client, wheel_upload(), token).reason_phrase
 
 
+def test_purging_a_deleted_file_counts_its_size_once(client, token):
+    upload_all(client, token, wheel_upload(), sdist_upload())
+    wheel = File.objects.get(packagetype="bdist_wheel")
+    delete_file(file=wheel)
+    delete_file(file=File.all_objects.get(pk=wheel.pk), purge=True)
+    assert Project.objects.get().total_size == File.objects.get().size
+
+
 def test_delete_release_and_project(client, token):
     upload_all(client, token, wheel_upload("demo", "1.0"), wheel_upload("demo", "2.0"))
     paths = list(File.objects.order_by("release__version").values_list("path", flat=True))
     delete_release(release=Release.objects.get(version="1.0"))
     assert list(Release.objects.values_list("version", flat=True)) == ["2.0"]
+    assert Project.objects.get().total_size == File.objects.get().size
     assert exists(paths[0]) and exists(paths[1])
     delete_project(project=Project.objects.get())
     assert not Project.objects.exists() and not File.objects.exists()

@@ -26,6 +26,14 @@ def ordered_versions(project) -> list[str]:
     return list(project.releases.order_by("sort_order").values_list("version", flat=True))
 
 
+def add_in_order(project, versions: list[str], *, spacing: int = SORT_GAP) -> None:
+    """Releases numbered `spacing` apart in the given order, made in one statement."""
+    Release.objects.bulk_create(
+        Release(project=project, version=v, canonical_version=v, sort_order=i * spacing)
+        for i, v in enumerate(versions)
+    )
+
+
 def test_releases_in_any_upload_order_end_in_pep440_order(monkeypatch):
     def full_resort(project):
         raise AssertionError("a clean order is never re-sorted in full")
@@ -48,15 +56,7 @@ def test_backport_into_a_large_project_moves_no_other_release():
     backport must not shift the releases after it: it takes a free number between them."""
     user = make_user()
     project = make_project("demo", owner=user)
-    Release.objects.bulk_create(
-        Release(
-            project=project,
-            version=f"2.{i}",
-            canonical_version=f"2.{i}",
-            sort_order=i * SORT_GAP,
-        )
-        for i in range(1000)
-    )
+    add_in_order(project, [f"2.{i}" for i in range(1000)])
     with CaptureQueriesContext(connection) as queries:
         release = add(project, "1.5", user)
     assert release.sort_order < 0
@@ -75,15 +75,7 @@ def test_a_recent_backport_reads_only_the_newest_releases():
     not read all of a large project's releases. An older backport still reads them all."""
     user = make_user()
     project = make_project("demo", owner=user)
-    Release.objects.bulk_create(
-        Release(
-            project=project,
-            version=f"1.0.{i}",
-            canonical_version=f"1.0.{i}",
-            sort_order=i * SORT_GAP,
-        )
-        for i in range(0, 1000, 2)
-    )
+    add_in_order(project, [f"1.0.{i}" for i in range(0, 1000, 2)], spacing=2 * SORT_GAP)
 
     def releases_read(queries) -> int:
         selects = [q["sql"] for q in queries.captured_queries if "packages_release" in q["sql"]]
