@@ -212,28 +212,45 @@ def _document_object_keys(storage, directory: str) -> Iterator[str]:
         yield from _document_object_keys(storage, f"{directory}/{name}")
 
 
+def _current_copy(*, gzip_ok: bool) -> PreparedQuery:
+    """The stored copy at a serial, as (etag, body, object key, gzipped): the form the client
+    wants, and only that one's bytes (none for a large document: only its key)."""
+
+    def build(project_id: int, kind: str, serial: int, version: str):
+        current = StoredDocument.objects.filter(
+            project_id=project_id, kind=kind, serial=serial, version=version
+        )
+        if gzip_ok:
+            # A body too small to compress has no gzip form: then the plain one.
+            gzip_form = Q(gzip_body__isnull=False) | Q(gzip_key__isnull=False)
+            current = current.annotate(
+                wanted=Coalesce("gzip_body", "body"),
+                wanted_key=Coalesce("gzip_key", "body_key"),
+                gzipped=ExpressionWrapper(gzip_form, output_field=BooleanField()),
+            )
+        else:
+            current = current.annotate(
+                wanted=F("body"), wanted_key=F("body_key"), gzipped=Value(False)
+            )
+        # Not .first(): the unique (project, kind) makes its ORDER BY needless work.
+        return current.values_list("etag", "wanted", "wanted_key", "gzipped")[:1]
+
+    return PreparedQuery(build, project_id=int, kind=str, serial=int, version=str)
+
+
+_CURRENT_COPY = {gzip_ok: _current_copy(gzip_ok=gzip_ok) for gzip_ok in (True, False)}
+
+
 def load(project: Project, kind: str, *, gzip_ok: bool, content_type: str) -> RenderedPage | None:
     """The stored copy at the project's last serial, as the client wants it; one indexed
-    query that moves only that form's bytes (none for a large document: only its key, and
-    then its object is opened). None when there is no current copy, or its object is gone."""
-    current = StoredDocument.objects.filter(
+    query, then for a large document its object opened. None when there is no current copy,
+    or its object is gone."""
+    row = _CURRENT_COPY[gzip_ok].first(
         project_id=project.pk, kind=kind, serial=project.last_serial, version=document_version()
     )
-    if gzip_ok:
-        # A body too small to compress has no gzip form: then the plain one.
-        gzip_form = Q(gzip_body__isnull=False) | Q(gzip_key__isnull=False)
-        current = current.annotate(
-            wanted=Coalesce("gzip_body", "body"),
-            wanted_key=Coalesce("gzip_key", "body_key"),
-            gzipped=ExpressionWrapper(gzip_form, output_field=BooleanField()),
-        )
-    else:
-        current = current.annotate(wanted=F("body"), wanted_key=F("body_key"), gzipped=Value(False))
-    # Not .first(): the unique (project, kind) makes its ORDER BY needless work.
-    rows = list(current.values_list("etag", "wanted", "wanted_key", "gzipped")[:1])
-    if not rows:
+    if row is None:
         return None
-    etag, body, key, gzipped = rows[0]
+    etag, body, key, gzipped = row
     file = None
     if key is not None:
         file = open_object(key)

@@ -11,3 +11,20 @@ from pypi_site.prepared import PreparedObjects
 PROJECT_BY_NAME = PreparedObjects(
     Project, lambda name: Project.objects.filter(normalized_name=name)[:1], name=str
 )
+
+# The same, with only what a read of its cached pages needs (packages/views/index.py).
+PROJECT_FOR_READ = PreparedObjects(
+    Project,
+    lambda name: Project.objects.filter(normalized_name=name)[:1],
+    fields=(
+        "id",
+        "name",
+        "normalized_name",
+        "last_serial",
+        "lifecycle_status",
+        "is_private",
+        "organization_id",
+        "origin",
+    ),
+    name=str,
+)

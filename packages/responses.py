@@ -10,9 +10,12 @@ Tiers: a small per-process LRU (no network, no unpickling), then Django's cache 
 production, shared by all app servers), then the copy stored when the project changed
 (packages/documents.py, for the variant nearly every reader gets), then rendering. A page
 larger than LARGE_PAGE_BYTES that has a stored copy skips the shared cache: its stored copy is
-an object in storage, cheaper to send than megabytes through Redis. It still enters the
-per-process LRU, which costs no round trip, so the big projects pip asks for most are served
-from memory like small ones; only pages too big for that tier are streamed from storage.
+an object in storage, cheaper to send than megabytes through Redis. Up to STREAM_MIN_BYTES it
+enters the per-process LRU, which costs no round trip, so the big projects pip asks for most
+are served from memory like small ones. Past that, a stored object on local storage is sent
+from its file (gunicorn sendfiles it) and the LRU keeps only its path, so a read skips the
+database and never copies megabytes through Python (reading a 3.7 MB page into memory was a
+third of a cold read); an object in a bucket, read into memory anyway, is kept as bytes.
 
 Every key starts with an access class: `public` for what anyone may read, or the name of the
 set of private projects a page was built for (permissions.ReadScope.access_class, `private`
@@ -59,23 +62,35 @@ LOCAL_CACHE_BYTES = 64 * 1024 * 1024
 # storage, not in its row, and the page is not put in the shared cache when such a copy serves
 # it: a Redis round trip of megabytes (~12 ms for 3.7 MB) costs more than opening the object.
 LARGE_PAGE_BYTES = 256 * 1024
+# Past this, a stored page on local storage is sent from its file (see above). Below it the
+# bytes in memory are cheaper: an open, a stat and a sendfile per read cost more than they save.
+STREAM_MIN_BYTES = 1024 * 1024
+# What an entry of the per-process LRU costs besides its body: a path-only entry is not free.
+LOCAL_ENTRY_OVERHEAD = 512
 
 
 @dataclass(frozen=True)
 class RenderedPage:
     """A page's bytes, or for a stored large document (packages/documents.py) an open `file`
-    holding them (then `body` is empty): sent as a stream, which a server may sendfile, and
-    never cached, since a file is read once."""
+    holding them (then `body` is empty): sent as a stream, which a server may sendfile. A file
+    is read once, so the per-process tier keeps a copy with only its `path`, which each read
+    opens again."""
 
     body: bytes
     etag: str
     content_type: str
     gzipped: bool = False
     file: IO[bytes] | None = field(default=None, compare=False)
+    path: str | None = None
 
     @property
     def size(self) -> int:
         return len(self.body)
+
+    @property
+    def footprint(self) -> int:
+        """What it costs the per-process tier."""
+        return len(self.body) + LOCAL_ENTRY_OVERHEAD
 
 
 class _LocalPages:
@@ -99,15 +114,21 @@ class _LocalPages:
         return self.max_bytes // 8
 
     def put(self, key: str, page: RenderedPage) -> None:
-        if page.size > self.max_entry_bytes:
+        if page.size > self.max_entry_bytes or page.file is not None:
             return
         with self.lock:
             old = self.pages.pop(key, None)
-            self.total += page.size - (old.size if old else 0)
+            self.total += page.footprint - (old.footprint if old else 0)
             self.pages[key] = page
             while self.total > self.max_bytes:
                 _key, evicted = self.pages.popitem(last=False)
-                self.total -= evicted.size
+                self.total -= evicted.footprint
+
+    def discard(self, key: str) -> None:
+        with self.lock:
+            old = self.pages.pop(key, None)
+            if old is not None:
+                self.total -= old.footprint
 
     def clear(self) -> None:
         with self.lock:
@@ -160,6 +181,10 @@ def rendered_page(
     key = f"{RENDER_VERSION}:{access}:{key}"
     wanted = f"{key}|{'gzip' if gzip_ok else 'identity'}"
     page = local_pages.get(wanted)
+    if page is not None and page.path is not None:
+        page = _reopen(page)
+        if page is None:
+            local_pages.discard(wanted)  # Replaced and deleted: ask the other tiers.
     if page is not None:
         metrics.PAGE_CACHE_HITS.labels(tier="local").inc()
         return page
@@ -169,8 +194,10 @@ def rendered_page(
     elif source is not None and (page := source.load(gzip_ok=gzip_ok)) is not None:
         metrics.PAGE_CACHE_HITS.labels(tier="stored").inc()
         if page.file is not None:
-            page = _read_if_small(page, limit=local_pages.max_entry_bytes)
+            page = _read_unless_streamed(page, limit=local_pages.max_entry_bytes)
             if page.file is not None:
+                if page.path is not None:
+                    local_pages.put(wanted, replace(page, file=None))
                 return page
         else:
             cache.set(wanted, page, CACHE_SECONDS)
@@ -187,17 +214,34 @@ def rendered_page(
     return page
 
 
-def _read_if_small(page: RenderedPage, *, limit: int) -> RenderedPage:
-    """A stored page open as a file, read into memory when it has at most `limit` bytes (so
-    the per-process tier can keep it); a larger one stays a file, to be streamed."""
+def _read_unless_streamed(page: RenderedPage, *, limit: int) -> RenderedPage:
+    """A stored page open as a file: kept a file, with its `path`, when it is a file on this
+    machine of more than STREAM_MIN_BYTES (to be sent from the file) or of more than `limit`
+    (too big for the per-process tier); otherwise read into memory, for that tier."""
     file = page.file
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
+    path = _local_path(file)
+    if path is not None and size > STREAM_MIN_BYTES:
+        return replace(page, path=path)
     if size > limit:
         return page
     with file:
         body = file.read()
     return replace(page, body=body, file=None)
+
+
+def _local_path(file: IO[bytes]) -> str | None:
+    """The path of a file opened from local storage; None for bytes read from a bucket."""
+    name = getattr(file, "name", None)
+    return name if isinstance(name, str) and isinstance(file, io.BufferedReader) else None
+
+
+def _reopen(page: RenderedPage) -> RenderedPage | None:
+    try:
+        return replace(page, file=open(page.path, "rb"))  # noqa: SIM115 (the response closes it)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def accepts_gzip(request: HttpRequest) -> bool:

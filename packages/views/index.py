@@ -21,6 +21,7 @@ from packages import cdn, documents, permissions, root, simple
 from packages.api import NotFound, render_project_json
 from packages.files import not_found, serve_file
 from packages.journal import last_serial
+from packages.lookups import PROJECT_FOR_READ
 from packages.models import Project
 from packages.names import lookup_name
 from packages.releases import lookup_version
@@ -62,20 +63,7 @@ def _lookup_project(request: HttpRequest, name: str) -> Project:
     normalized = lookup_name(name)
     if normalized is None:
         raise NoSuchProject(name)
-    project = (
-        Project.objects.filter(normalized_name=normalized)
-        .only(
-            "id",
-            "name",
-            "normalized_name",
-            "last_serial",
-            "lifecycle_status",
-            "is_private",
-            "organization",
-            "origin",
-        )
-        .first()
-    )
+    project = PROJECT_FOR_READ.first(name=normalized)
     if project is None:
         raise NoSuchProject(name)
     if not is_readable(request, project):

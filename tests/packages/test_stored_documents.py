@@ -422,6 +422,45 @@ def test_a_page_too_big_for_the_process_is_streamed_from_storage(
     assert content_of(response) == object_bytes(row.body_key)
 
 
+def test_a_very_large_page_is_sent_from_its_file_and_the_process_keeps_its_path(
+    client, upload, large, monkeypatch
+):
+    """Past STREAM_MIN_BYTES a page on local storage is sent from its file (sendfile under
+    gunicorn), never read into memory; the process remembers the path, so the next read asks
+    the database only for the project. A path whose object is gone is forgotten, not an error."""
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        upload(version)
+    monkeypatch.setattr(responses, "STREAM_MIN_BYTES", 500)
+    row = stored_copy("simple-html")
+    body = object_bytes(row.body_key)
+    cold()
+    first = client.get("/simple/demo/")
+    # Streamed: a rendered page, or one read into memory, is not.
+    assert first.streaming is True and content_of(first) == body
+    assert first["Content-Length"] == str(len(body)) and first["ETag"] == row.etag
+    [entry] = responses.local_pages.pages.values()
+    assert entry.body == b"" and entry.file is None
+    assert entry.path == storages["default"].path(row.body_key)
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/simple/demo/")
+    assert len(queries) == 1  # The project's serial; no stored-copy row.
+    assert again.streaming is True and content_of(again) == body
+    not_modified = client.get("/simple/demo/", HTTP_IF_NONE_MATCH=row.etag)
+    assert not_modified.status_code == 304
+    storages["default"].delete(row.body_key)
+    gone = client.get("/simple/demo/")
+    assert gone.status_code == 200 and content_of(gone) == body
+
+
+def test_pages_the_process_keeps_by_path_still_count_against_its_bound():
+    pages = responses._LocalPages(max_bytes=8 * responses.LOCAL_ENTRY_OVERHEAD)
+    for i in range(20):
+        pages.put(str(i), responses.RenderedPage(b"", '"e"', "text/html", path=f"/p/{i}"))
+    assert len(pages.pages) == 8 and pages.total == 8 * responses.LOCAL_ENTRY_OVERHEAD
+    pages.discard("19")
+    assert "19" not in pages.pages and pages.total == 7 * responses.LOCAL_ENTRY_OVERHEAD
+
+
 def test_small_documents_write_nothing_to_storage(client, upload):
     upload("1.0")
     assert all(stored_copy(kind).body_key is None for kind in READS)
