@@ -73,3 +73,17 @@ def pre_request(worker, req) -> None:
     website's form POSTs are rare enough that a new connection costs them nothing."""
     if req.method == "POST":
         req.must_close = True
+
+
+def post_worker_init(worker) -> None:
+    """Move what the worker loaded at start (Django, the apps, the URLconf: most of its
+    objects) out of the garbage collector's sight. A full collection walks every tracked
+    object; at about 150,000 of them it took 90-110 ms, a read's p99 ten times its p50.
+    What is frozen lives as long as the worker anyway."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (loaded now, so it is frozen too)
+    gc.collect()
+    gc.freeze()
