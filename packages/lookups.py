@@ -7,15 +7,18 @@ from __future__ import annotations
 from packages.models import Project
 from pypi_site.prepared import PreparedObjects
 
+
+def _live_project_named(name: str):
+    return Project.objects.filter(normalized_name=name)[:1]
+
+
 # The live project with this normalized name (packages.names.normalize_name).
-PROJECT_BY_NAME = PreparedObjects(
-    Project, lambda name: Project.objects.filter(normalized_name=name)[:1], name=str
-)
+PROJECT_BY_NAME = PreparedObjects(Project, _live_project_named, name=str)
 
 # The same, with only what a read of its cached pages needs (packages/views/index.py).
 PROJECT_FOR_READ = PreparedObjects(
     Project,
-    lambda name: Project.objects.filter(normalized_name=name)[:1],
+    _live_project_named,
     fields=(
         "id",
         "name",

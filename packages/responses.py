@@ -41,6 +41,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNot
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 
+from packages.storage import open_local_file
 from pypi_site import metrics
 
 
@@ -238,10 +239,8 @@ def _local_path(file: IO[bytes]) -> str | None:
 
 
 def _reopen(page: RenderedPage) -> RenderedPage | None:
-    try:
-        return replace(page, file=open(page.path, "rb"))  # noqa: SIM115 (the response closes it)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    file = open_local_file(page.path)
+    return None if file is None else replace(page, file=file)
 
 
 def accepts_gzip(request: HttpRequest) -> bool:

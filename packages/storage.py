@@ -410,10 +410,7 @@ def open_object(key: str) -> IO[bytes] | None:
     file itself (a server can sendfile it); S3 the object read into memory."""
     storage = storages["default"]
     if isinstance(storage, FileSystemStorage):
-        try:
-            return open(storage.path(key), "rb")  # noqa: SIM115 (the response closes it)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        return open_local_file(storage.path(key))
     try:
         with storage.open(key, "rb") as handle:
             return io.BytesIO(handle.read())
@@ -423,6 +420,15 @@ def open_object(key: str) -> IO[bytes] | None:
         if _is_boto_error(exc):
             return None
         raise
+
+
+def open_local_file(path: str) -> IO[bytes] | None:
+    """A file of local storage open for reading (the caller's response closes it); None if it
+    is gone."""
+    try:
+        return open(path, "rb")  # noqa: SIM115
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 # --- Page sets (static simple pages, packages/static_pages.py) ------------------------------
